@@ -1,0 +1,235 @@
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters behind the keep_access run report.
+
+``keep_access_course_result`` turns what the three modules returned for one
+course (or the failure that stopped it) into one flat record;
+``keep_access_report`` turns the records of every course into the run report:
+a summary (written as JSON), CSV text and the lines of a readable table.
+The shape of both lives here and nowhere else.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import csv
+import io
+import os
+from collections import Counter
+from datetime import datetime, timezone
+
+from ansible.errors import AnsibleFilterError
+
+REPORT_FORMAT = 'cemu.moodle.keep_access_report'
+REPORT_FORMAT_VERSION = 1
+
+CSV_COLUMNS = (
+    'site', 'course', 'course_id', 'status', 'converted', 'created', 'updated',
+    'unchanged', 'end_dates_set', 'end', 'skipped', 'skipped_reasons',
+    'backup_file', 'failed_step', 'message',
+)
+
+NOT_RUN_MESSAGE = 'stopped before keep_access could run for this course (see its error in the play output)'
+
+TABLE_COLUMNS = (
+    ('course', 'course'),
+    ('status', 'status'),
+    ('converted', 'converted'),
+    ('end_dates_set', 'end dates set'),
+    ('skipped', 'skipped'),
+    ('backup', 'backup file'),
+)
+
+
+def _users(value):
+    return [u for u in (value or []) if isinstance(u, dict)]
+
+
+def _username(user):
+    return user.get('username') or str(user.get('userid', '?'))
+
+
+def _skipped_users(restore):
+    skipped = [{'username': _username(u), 'reason': u.get('reason') or 'unknown'}
+               for u in _users(restore.get('skipped'))]
+    skipped += [{'username': _username(u), 'reason': 'kept_suspended'}
+                for u in _users(restore.get('kept_suspended'))]
+    return skipped
+
+
+def _base_record(course, site):
+    return {'course': str(course), 'site': site or '', 'course_id': None,
+            'shortname': None, 'status': None, 'backup_file': None,
+            'backup_written': False, 'converted': 0, 'created': 0,
+            'updated': 0, 'unchanged': 0, 'end': None, 'end_dates_set': 0,
+            'skipped': [], 'failed_step': None, 'message': None}
+
+
+def keep_access_course_result(backup, restore=None, end_result=None, course=None,
+                              site=None, failure=None, failed_step=None, check_mode=False):
+    """One course's record, from the registered module results.
+
+    ``backup``, ``restore`` and ``end_result`` are what the modules returned
+    (a step that did not run is ``None``/undefined). ``failure`` is
+    ``ansible_failed_result`` when the course failed, ``failed_step`` the name
+    of the task that failed. In ``check_mode`` the backup was temporary, so
+    no backup file is reported.
+    """
+    backup = backup if isinstance(backup, dict) else {}
+    restore = restore if isinstance(restore, dict) else {}
+    end_result = end_result if isinstance(end_result, dict) else {}
+    record = _base_record(course, site)
+    info = backup.get('course') or {}
+    record['course_id'] = info.get('id')
+    record['shortname'] = info.get('shortname')
+    if not check_mode:
+        record['backup_file'] = restore.get('backup_file') or backup.get('backup_file')
+    record['backup_written'] = bool(backup.get('backup_written'))
+    record['created'] = len(_users(restore.get('created')))
+    record['updated'] = len(_users(restore.get('updated')))
+    record['unchanged'] = len(_users(restore.get('unchanged')))
+    record['converted'] = record['created'] + record['updated']
+    record['skipped'] = _skipped_users(restore)
+    record['end'] = end_result.get('end_iso')
+    record['end_dates_set'] = len(_users(end_result.get('changed_users')))
+    if failure is not None:
+        record['status'] = 'failed'
+        record['failed_step'] = failed_step
+        record['message'] = _failure_message(failure)
+    elif any(r.get('changed') for r in (backup, restore, end_result)):
+        record['status'] = 'changed'
+    else:
+        record['status'] = 'ok'
+    return record
+
+
+def _failure_message(failure):
+    if isinstance(failure, dict):
+        message = failure.get('msg') or failure.get('message')
+        if not message and failure.get('results'):
+            message = '; '.join(str(r.get('msg')) for r in failure['results'] if isinstance(r, dict) and r.get('msg'))
+        return str(message or 'failed without a message')
+    return str(failure)
+
+
+def _totals(records):
+    statuses = Counter(r['status'] for r in records)
+    return {
+        'courses': len(records),
+        'changed': statuses.get('changed', 0),
+        'ok': statuses.get('ok', 0),
+        'failed': statuses.get('failed', 0),
+        'converted': sum(r['converted'] for r in records),
+        'end_dates_set': sum(r['end_dates_set'] for r in records),
+        'skipped': sum(len(r['skipped']) for r in records),
+    }
+
+
+def _failed(records):
+    return [{'site': r['site'], 'course': r['course'], 'step': r['failed_step'],
+             'message': r['message']} for r in records if r['status'] == 'failed']
+
+
+def _skipped_reasons(record):
+    counts = Counter(s['reason'] for s in record['skipped'])
+    return '; '.join('%s: %d' % (reason, counts[reason]) for reason in sorted(counts))
+
+
+def _csv_text(records):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow(CSV_COLUMNS)
+    for record in records:
+        row = dict(record, skipped=len(record['skipped']), skipped_reasons=_skipped_reasons(record))
+        writer.writerow(['' if row.get(col) is None else row.get(col) for col in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _table_cells(record):
+    return {
+        'course': record['course'],
+        'status': record['status'],
+        'converted': str(record['converted']),
+        'end_dates_set': str(record['end_dates_set']),
+        'skipped': _skipped_reasons(record) or '0',
+        'backup': os.path.basename(record['backup_file'] or '') or '-',
+    }
+
+
+def _table_lines(records, totals, failed, check_mode):
+    rows = [dict((key, title) for key, title in TABLE_COLUMNS)]
+    rows += [_table_cells(r) for r in records]
+    widths = dict((key, max(len(row[key]) for row in rows)) for key, dummy in TABLE_COLUMNS)
+
+    def line(row):
+        return '  '.join(row[key].ljust(widths[key]) for key, dummy in TABLE_COLUMNS).rstrip()
+
+    lines = ['keep_access run report%s' % (' (check mode: nothing was changed)' if check_mode else '')]
+    lines.append(line(rows[0]))
+    lines.append('  '.join('-' * widths[key] for key, dummy in TABLE_COLUMNS))
+    lines += [line(row) for row in rows[1:]]
+    lines.append('totals: %(courses)d courses (%(changed)d changed, %(ok)d ok, %(failed)d failed); '
+                 '%(converted)d users converted, %(end_dates_set)d end dates set, %(skipped)d skipped' % totals)
+    for failure in failed:
+        lines.append('FAILED %s [%s]: %s' % (failure['course'], failure['step'] or '-', failure['message']))
+    return lines
+
+
+def _parse_time(generated_at):
+    if generated_at is None:
+        return datetime.now(timezone.utc)
+    if isinstance(generated_at, datetime):
+        return generated_at if generated_at.tzinfo else generated_at.replace(tzinfo=timezone.utc)
+    try:
+        return datetime.fromisoformat(str(generated_at).replace('Z', '+00:00')).astimezone(timezone.utc)
+    except ValueError:
+        raise AnsibleFilterError('keep_access_report: generated_at %r is not an ISO date and time' % (generated_at,))
+
+
+def _not_run(host):
+    record = _base_record(host, None)
+    record.update(status='failed', message=NOT_RUN_MESSAGE)
+    return record
+
+
+def keep_access_report(records, check_mode=False, generated_at=None, hosts=None):
+    """The run report from the per-course records (a list; undefined entries dropped).
+
+    ``hosts`` (the play's hosts) adds a failed line for each host without a
+    record: it failed before the role could record anything.
+    """
+    if not isinstance(records, (list, tuple)):
+        raise AnsibleFilterError('keep_access_report expects a list of course records, got %s' % type(records).__name__)
+    records = [r for r in records if isinstance(r, dict) and r.get('course')]
+    recorded = set(r['course'] for r in records)
+    records += [_not_run(host) for host in hosts or () if host not in recorded]
+    records.sort(key=lambda r: (r['course'], r.get('site') or ''))
+    when = _parse_time(generated_at)
+    totals = _totals(records)
+    failed = _failed(records)
+    summary = {
+        'format': REPORT_FORMAT,
+        'format_version': REPORT_FORMAT_VERSION,
+        'generated_at': when.strftime('%Y-%m-%dT%H:%M:%SZ'),
+        'check_mode': bool(check_mode),
+        'totals': totals,
+        'courses': records,
+        'failed': failed,
+    }
+    return {
+        'summary': summary,
+        'csv': _csv_text(records),
+        'table': _table_lines(records, totals, failed, check_mode),
+        'file_stem': 'keep-access-report-' + when.strftime('%Y%m%dT%H%M%S.%fZ'),
+    }
+
+
+class FilterModule(object):
+    """keep_access report filters."""
+
+    def filters(self):
+        return {
+            'keep_access_course_result': keep_access_course_result,
+            'keep_access_report': keep_access_report,
+        }

@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the modules ask Moodle: find a course, read its enrolments, write manual ones.
+
+Wraps the web-service functions of the companion plugin ``local_keepaccess``
+(see docs/design.md) and ``core_course_get_courses_by_field``. Every write is
+checked: each batch must come back with one answer per row, in order.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from collections import Counter
+
+from ansible_collections.cemu.moodle.plugins.module_utils.client import (
+    SITE_INFO_FUNCTION,
+    MoodleError,
+    functions_missing_error,
+)
+
+COURSE_LOOKUP_FUNCTION = 'core_course_get_courses_by_field'
+GET_ENROLMENTS_FUNCTION = 'local_keepaccess_get_course_enrolments'
+APPLY_FUNCTION = 'local_keepaccess_apply_manual_enrolments'
+REMOVE_FUNCTION = 'local_keepaccess_remove_manual_enrolments'
+ENSURE_INSTANCE_FUNCTION = 'local_keepaccess_ensure_manual_instance'
+COMPANION_FUNCTIONS = (GET_ENROLMENTS_FUNCTION, APPLY_FUNCTION, REMOVE_FUNCTION, ENSURE_INSTANCE_FUNCTION)
+REQUIRED_FUNCTIONS = (SITE_INFO_FUNCTION, COURSE_LOOKUP_FUNCTION) + COMPANION_FUNCTIONS
+COMPANION_ADVICE = ('install the companion plugin with role cemu.moodle.moodle_companion and add its '
+                    'functions to the service')
+
+COURSE_BY_CHOICES = ('auto', 'id', 'shortname', 'idnumber')
+APPLY_ROW_KEYS = ('userid', 'status', 'timestart', 'timeend', 'roleids')
+REMOVE_ROW_KEYS = ('userid', 'unenrol', 'roleids')
+PAGE_REPEATED_KEYS = ('course', 'instances', 'roles', 'timezone', 'pluginversion')
+PAGE_LIST_KEYS = ('userenrolments', 'roleassignments')
+
+
+class KeepAccessApi:
+    """The collection's questions to Moodle, on top of a MoodleClient."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def site_info(self):
+        return self.client.site_info()
+
+    def require_companion(self):
+        """Fail with 'functionmissing' unless the service offers everything the collection calls."""
+        missing = self.client.missing_functions(REQUIRED_FUNCTIONS)
+        if missing:
+            advice = COMPANION_ADVICE if set(missing) & set(COMPANION_FUNCTIONS) else None
+            raise functions_missing_error(missing, advice)
+
+    # -- courses --
+
+    def find_course(self, value, by='auto'):
+        """The one course ``value`` names: {id, shortname, idnumber, fullname}.
+
+        ``by='auto'``: digits are looked up as id, shortname and idnumber, any
+        other value as shortname and idnumber; more than one course matching
+        is an error ('courseambiguous'), none is 'coursenotfound'.
+        """
+        text = str(value if value is not None else '').strip()
+        fields = course_lookup_fields(text, by)
+        matches = []
+        for field in fields:
+            matches.extend((field, course) for course in self._courses_by(field, text))
+        if not matches:
+            raise MoodleError("course '%s' not found (looked up by %s)" % (text, ', '.join(fields)),
+                              function=COURSE_LOOKUP_FUNCTION, errorcode='coursenotfound')
+        distinct = _distinct_courses(matches)
+        if len(distinct) > 1:
+            raise _ambiguous_course_error(text, by, distinct)
+        return course_summary(matches[0][1])
+
+    def _courses_by(self, field, value):
+        answer = self._call(COURSE_LOOKUP_FUNCTION,
+                            {'field': field, 'value': int(value) if field == 'id' else value})
+        courses = answer.get('courses') if isinstance(answer, dict) else None
+        if not isinstance(courses, list):
+            raise _unexpected_answer(COURSE_LOOKUP_FUNCTION, 'no courses list')
+        return courses
+
+    # -- reading --
+
+    def read_course_enrolments(self, courseid, page_users=5000):
+        """Every page of local_keepaccess_get_course_enrolments merged into one answer."""
+        merged = None
+        fromuserid = 0
+        while True:
+            page = self._call(GET_ENROLMENTS_FUNCTION,
+                              {'courseid': courseid, 'fromuserid': fromuserid, 'maxusers': page_users})
+            merged = _merge_page(merged, page)
+            next_from = int(page.get('nextfromuserid') or 0)
+            if not next_from:
+                return merged
+            if next_from <= fromuserid:
+                raise _unexpected_answer(GET_ENROLMENTS_FUNCTION,
+                                         'paging did not advance past user id %d' % fromuserid)
+            fromuserid = next_from
+
+    # -- writing --
+
+    def apply_manual(self, courseid, rows, send_welcome=False):
+        """Create/update manual enrolments (+ manual role assignments); one result per row, in order."""
+        rows = [_pick(row, APPLY_ROW_KEYS) for row in rows]
+        # courseid (required) goes last: a form cut short by max_input_vars is refused whole
+        return self._write_verified(APPLY_FUNCTION, courseid, rows,
+                                    {'sendwelcome': bool(send_welcome), 'courseid': courseid})
+
+    def remove_manual(self, courseid, rows):
+        """Unassign manual roles and/or unenrol from the manual instance; one result per row."""
+        rows = [_pick(row, REMOVE_ROW_KEYS) for row in rows]
+        return self._write_verified(REMOVE_FUNCTION, courseid, rows, {'courseid': courseid})
+
+    def ensure_manual_instance(self, courseid, enable=True):
+        """{instanceid, created, enabled} after making sure an enabled manual instance exists."""
+        answer = self._call(ENSURE_INSTANCE_FUNCTION, {'courseid': courseid, 'enable': bool(enable)})
+        if not isinstance(answer, dict) or 'instanceid' not in answer:
+            raise _unexpected_answer(ENSURE_INSTANCE_FUNCTION, 'no instanceid')
+        return answer
+
+    def _write_verified(self, function, courseid, rows, params):
+        if not rows:
+            return []
+        batches = self._batched(function, rows, params,
+                                check=lambda batch, result: verify_batch(function, courseid, batch, result))
+        return [item for batch_result in batches for item in batch_result]
+
+    def _batched(self, function, rows, params, check):
+        try:
+            return self.client.call_batched(function, 'enrolments', rows, params, idempotent=True, check=check)
+        except MoodleError as err:
+            self._raise_if_functions_missing(err)
+            raise
+
+    def _call(self, function, params):
+        try:
+            return self.client.call(function, params, idempotent=True)
+        except MoodleError as err:
+            self._raise_if_functions_missing(err)
+            raise
+
+    def _raise_if_functions_missing(self, err):
+        """On an access exception, list everything the service lacks (when site info tells)."""
+        if err.errorcode != 'accessexception':
+            return
+        try:
+            self.require_companion()
+        except MoodleError as missing:
+            if missing.errorcode == 'functionmissing':
+                raise missing from None
+
+
+def course_lookup_fields(value, by):
+    """Which fields of core_course_get_courses_by_field to try for ``value``."""
+    if by not in COURSE_BY_CHOICES:
+        raise ValueError('course_by must be one of %s, not %r' % (', '.join(COURSE_BY_CHOICES), by))
+    if not value:
+        raise MoodleError('course is empty; give a course id, shortname or idnumber',
+                          errorcode='coursenotfound')
+    is_id = re.match(r'^\d+$', value) is not None
+    if by == 'id' and not is_id:
+        raise MoodleError("course '%s' is not a course id (course_by: id wants digits)" % value,
+                          errorcode='coursenotfound')
+    if by != 'auto':
+        return (by,)
+    return ('id', 'shortname', 'idnumber') if is_id else ('shortname', 'idnumber')
+
+
+def course_summary(course):
+    """The course fields the collection keeps and returns."""
+    return {
+        'id': int(course['id']),
+        'shortname': course.get('shortname', ''),
+        'idnumber': course.get('idnumber', ''),
+        'fullname': course.get('fullname', ''),
+    }
+
+
+def _distinct_courses(matches):
+    found = {}
+    for field, course in matches:
+        found.setdefault(int(course['id']), (field, course))
+    return list(found.values())
+
+
+def _ambiguous_course_error(value, by, distinct):
+    if by == 'auto':
+        listed = ', '.join("id %s ('%s', by %s)" % (course['id'], course.get('shortname', ''), field)
+                           for field, course in distinct)
+        message = ("course '%s' is ambiguous: it matches %d courses: %s; set course_by to id, "
+                   'shortname or idnumber' % (value, len(distinct), listed))
+    else:
+        ids = ', '.join(str(course['id']) for _field, course in distinct)
+        message = ("course '%s' (looked up by %s) matches several courses: ids %s; use course_by: id "
+                   'with one of them' % (value, by, ids))
+    return MoodleError(message, function=COURSE_LOOKUP_FUNCTION, errorcode='courseambiguous')
+
+
+def _merge_page(merged, page):
+    if not isinstance(page, dict) or any(not isinstance(page.get(key), list) for key in PAGE_LIST_KEYS):
+        raise _unexpected_answer(GET_ENROLMENTS_FUNCTION, 'no userenrolments/roleassignments lists')
+    if merged is None:
+        merged = dict((key, page.get(key)) for key in PAGE_REPEATED_KEYS)
+        merged.update((key, []) for key in PAGE_LIST_KEYS)
+        merged['nextfromuserid'] = 0
+    for key in PAGE_LIST_KEYS:
+        merged[key].extend(page[key])
+    return merged
+
+
+def verify_batch(function, courseid, batch, result):
+    """Raise 'incompletebatch' unless ``result`` answers every row of ``batch``, in order."""
+    sent = [int(row['userid']) for row in batch]
+    answered = _answered_userids(result)
+    if answered == sent:
+        return
+    lost = _count_missing(sent, answered or [])
+    if not lost:
+        raise _unexpected_answer(function, 'rows answered in another order than sent')
+    raise MoodleError(
+        'Moodle answered %d of the %d rows sent for course id %s: %d rows were lost, most likely cut off '
+        "by the server's PHP max_input_vars. Rows that came back were applied, the others were not. "
+        "Lower batch_size, or set max_input_vars to the server's value, and run again (it is safe to "
+        're-run).' % (len(answered or []), len(sent), courseid, lost),
+        function=function, errorcode='incompletebatch')
+
+
+def _answered_userids(result):
+    if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+        return None
+    try:
+        return [int(item.get('userid')) for item in result]
+    except (TypeError, ValueError):
+        return None
+
+
+def _count_missing(sent, answered):
+    """How many sent user ids have no answer (duplicates counted)."""
+    return sum((Counter(sent) - Counter(answered)).values())
+
+
+def _pick(row, keys):
+    return dict((key, row[key]) for key in keys if row.get(key) is not None)
+
+
+def _unexpected_answer(function, what):
+    return MoodleError('unexpected answer from %s (%s); check that the companion plugin version matches '
+                       'the collection' % (function, what), function=function, errorcode='invalidresponse')

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""MoodleModule: the shared part of every cemu.moodle module.
+
+A module builds its own argument spec, creates ``MoodleModule(spec)``, and
+then uses ``.course`` (the resolved course), ``.api`` (KeepAccessApi) and
+``.exit(...)``. Every MoodleError becomes ``fail_json(msg=...)`` naming the
+course, never the token.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from contextlib import contextmanager
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.cemu.moodle.plugins.module_utils.client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    MoodleClient,
+    MoodleError,
+    mask_secret,
+)
+from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import COURSE_BY_CHOICES, KeepAccessApi
+
+try:
+    import jmespath  # noqa: F401 pylint: disable=unused-import
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+except ImportError as import_error:  # pragma: no cover - depends on the host
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = import_error
+
+# option -> smallest sensible value
+MINIMUM_VALUES = {'timeout': 1, 'batch_size': 1, 'max_input_vars': 100}
+
+
+def connection_argument_spec():
+    """Options of doc fragment cemu.moodle.connection."""
+    return dict(
+        moodle_url=dict(type='str', required=True, fallback=(env_fallback, ['MOODLE_URL'])),
+        moodle_token=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['MOODLE_TOKEN'])),
+        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['MOODLE_VALIDATE_CERTS'])),
+        ca_path=dict(type='path', fallback=(env_fallback, ['MOODLE_CA_PATH'])),
+        timeout=dict(type='int', default=60),
+        batch_size=dict(type='int', default=500),
+        max_input_vars=dict(type='int', default=5000),
+    )
+
+
+def course_argument_spec():
+    """Options of doc fragment cemu.moodle.course."""
+    return dict(
+        course=dict(type='str', required=True),
+        course_by=dict(type='str', default='auto', choices=list(COURSE_BY_CHOICES)),
+    )
+
+
+def client_from_params(params):
+    """A MoodleClient configured by the connection options."""
+    return MoodleClient(
+        params['moodle_url'], params['moodle_token'],
+        validate_certs=params['validate_certs'], ca_path=params['ca_path'], timeout=params['timeout'],
+        batch_size=params['batch_size'], max_input_vars=params['max_input_vars'])
+
+
+class MoodleModule:
+    """AnsibleModule with the connection (and course) options, a client and error handling."""
+
+    def __init__(self, argument_spec=None, with_course=True, needs_jmespath=False,
+                 supports_check_mode=True, **kwargs):
+        spec = connection_argument_spec()
+        if with_course:
+            spec.update(course_argument_spec())
+        spec.update(argument_spec or {})
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
+        self._require_libraries(needs_jmespath)
+        self._check_minimum_values()
+        self._client = None
+        self._api = None
+        self._course = None
+
+    def _require_libraries(self, needs_jmespath):
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
+        if needs_jmespath and not HAS_JMESPATH:
+            self.module.fail_json(msg=missing_required_lib('jmespath'), exception=str(JMESPATH_IMPORT_ERROR))
+
+    def _check_minimum_values(self):
+        for option, minimum in MINIMUM_VALUES.items():
+            if self.params[option] < minimum:
+                self.module.fail_json(msg='%s must be at least %d, got %d' % (option, minimum, self.params[option]))
+
+    # -- shortcuts --
+
+    @property
+    def params(self):
+        return self.module.params
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self):
+        return bool(self.module._diff)
+
+    # -- Moodle --
+
+    @property
+    def client(self):
+        if self._client is None:
+            with self.moodle_errors():
+                self._client = client_from_params(self.params)
+        return self._client
+
+    @property
+    def api(self):
+        if self._api is None:
+            self._api = KeepAccessApi(self.client)
+        return self._api
+
+    @property
+    def course(self):
+        """The course named by the course options: {id, shortname, idnumber, fullname}."""
+        if self._course is None:
+            with self.moodle_errors():
+                self._course = self.api.find_course(self.params['course'], self.params['course_by'])
+        return self._course
+
+    def require_companion(self):
+        """fail_json unless the token's service offers every function the collection calls."""
+        with self.moodle_errors():
+            self.api.require_companion()
+
+    @contextmanager
+    def moodle_errors(self):
+        """Turn a MoodleError raised inside the block into fail_json naming the course."""
+        try:
+            yield
+        except MoodleError as err:
+            self.fail_json(msg=self.error_message(err), errorcode=err.errorcode)
+
+    def error_message(self, err):
+        """describe() of ``err``, prefixed with the course, without the token."""
+        text = err.describe()
+        label = self.course_label()
+        if label and err.errorcode not in ('coursenotfound', 'courseambiguous'):
+            text = '%s: %s' % (label, text)
+        return mask_secret(text, self.params.get('moodle_token'))
+
+    def course_label(self):
+        """"course 'KA1' (id 2)" once resolved, "course 'KA1'" before, '' without course options."""
+        if self._course is not None:
+            return "course '%s' (id %s)" % (self._course['shortname'], self._course['id'])
+        if self.params.get('course'):
+            return "course '%s'" % self.params['course']
+        return ''
+
+    # -- results --
+
+    def fail_json(self, msg, **kwargs):
+        self.module.fail_json(msg=mask_secret(msg, self.params.get('moodle_token')), **kwargs)
+
+    def exit(self, changed, before=None, after=None, **result):
+        """exit_json with ``changed``, and ``diff`` {before, after} when run with --diff."""
+        if self.diff_mode and (before is not None or after is not None):
+            result['diff'] = {'before': before if before is not None else {},
+                              'after': after if after is not None else {}}
+        self.module.exit_json(changed=bool(changed), **result)

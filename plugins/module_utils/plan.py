@@ -1,0 +1,675 @@
+# -*- coding: utf-8 -*-
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning: backup rows + the course's current state -> changes.
+
+Nothing here talks to Moodle, touches files or knows about Ansible. The
+modules read the course (keepaccess), hand the answer to
+``CourseState.from_api`` and ask this module what to write.
+
+Rules (docs/design.md, "Restore rules" and "End dates") follow what Moodle's
+course restore with "restore users as manual enrolments" does, with two
+deliberate deviations: no welcome messages, and a manual enrolment that is
+already suspended stays suspended.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+import traceback
+
+try:
+    import jmespath
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - depends on the host
+    jmespath = None
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import zoneinfo
+except ImportError:  # pragma: no cover - Python < 3.9
+    zoneinfo = None
+
+ACTIVE = 0
+SUSPENDED = 1
+ENROL_FIELDS = ('status', 'timestart', 'timeend')
+MANUAL_COMPONENT = ''
+BACKUP_INSTANCE_FIELDS = ('id', 'enrol', 'name', 'status', 'roleid', 'cohortid')
+STATUS_NAMES = {ACTIVE: 'active', SUSPENDED: 'suspended'}
+LARGEST_UNIX_TIME = 9999999999  # Moodle stores times in int(10)
+
+
+class PlanError(Exception):
+    """Bad input or data that forbids a plan; ``option`` names the module option at fault."""
+
+    def __init__(self, message, option=None):
+        super(PlanError, self).__init__(message)
+        self.option = option
+
+
+# ---------------------------------------------------------------- course state
+
+class CourseState:
+    """One course as ``local_keepaccess_get_course_enrolments`` describes it."""
+
+    def __init__(self, course, instances, userenrolments, roleassignments, roles, timezone):
+        self.course = course
+        self.instances = instances
+        self.instance_by_id = dict((i['id'], i) for i in instances)
+        self.roles_by_id = dict((r['id'], r) for r in roles)
+        self.roles_by_shortname = dict((r['shortname'], r) for r in roles)
+        self.timezone = timezone
+        self.users = {}
+        self.enrolments_by_user = {}
+        self.roleassignments_by_user = {}
+        for ue in userenrolments:
+            self._add_enrolment(ue)
+        for ra in roleassignments:
+            self.roleassignments_by_user.setdefault(ra['userid'], []).append(ra)
+        self._manual = self._first_manual_instance(enabled_only=True)
+
+    @classmethod
+    def from_api(cls, answer):
+        """Build from one merged answer or a list of pages of it."""
+        pages = answer if isinstance(answer, list) else [answer]
+        if not pages:
+            raise PlanError('no course enrolments were read')
+        first = pages[0]
+        userenrolments = []
+        roleassignments = []
+        for page in pages:
+            userenrolments.extend(_int_fields(ue, ('id', 'enrolid', 'userid', 'status', 'timestart', 'timeend',
+                                                   'usersuspended', 'userdeleted'))
+                                  for ue in page.get('userenrolments') or [])
+            roleassignments.extend(_int_fields(ra, ('id', 'userid', 'roleid', 'itemid'))
+                                   for ra in page.get('roleassignments') or [])
+        return cls(
+            course=_int_fields(first['course'], ('id',)),
+            instances=[_int_fields(i, ('id', 'status', 'roleid', 'cohortid')) for i in first.get('instances') or []],
+            userenrolments=userenrolments,
+            roleassignments=roleassignments,
+            roles=[_int_fields(r, ('id',)) for r in first.get('roles') or []],
+            timezone=first.get('timezone') or 'UTC',
+        )
+
+    def _add_enrolment(self, ue):
+        userid = ue['userid']
+        self.enrolments_by_user.setdefault(userid, []).append(ue)
+        known = self.users.setdefault(userid, {'userid': userid, 'username': ue.get('username') or '',
+                                               'deleted': False, 'suspended': False})
+        known['deleted'] = known['deleted'] or bool(ue.get('userdeleted'))
+        known['suspended'] = known['suspended'] or bool(ue.get('usersuspended'))
+
+    def _first_manual_instance(self, enabled_only):
+        for instance in self.instances:
+            if instance['enrol'] == 'manual' and (instance['status'] == 0 or not enabled_only):
+                return instance
+        return None
+
+    @property
+    def manual_instance(self):
+        """The instance Moodle writes manual enrolments to: the first enabled manual one."""
+        return self._manual
+
+    def manual_instance_after_ensure(self):
+        """The instance ``ensure_manual_instance`` would leave enabled (None: it would create one)."""
+        return self._manual or self._first_manual_instance(enabled_only=False)
+
+    def course_label(self):
+        return "course %s (%s)" % (self.course.get('id'), self.course.get('shortname', ''))
+
+    def username(self, userid, default=None):
+        user = self.users.get(userid)
+        return user['username'] if user and user['username'] else (default or str(userid))
+
+    def manual_enrolment(self, userid, instance=None):
+        instance = instance or self._manual
+        if instance is None:
+            return None
+        for ue in self.enrolments_by_user.get(userid, ()):
+            if ue['enrolid'] == instance['id']:
+                return ue
+        return None
+
+    def manual_roleids(self, userid):
+        return set(ra['roleid'] for ra in self.roleassignments_by_user.get(userid, ())
+                   if ra.get('component', '') == MANUAL_COMPONENT and ra.get('itemid', 0) == 0)
+
+    def role_shortnames(self, userid):
+        """Every role the user holds in the course, whatever gave it."""
+        return sorted(set(self.role_shortname(ra['roleid']) for ra in self.roleassignments_by_user.get(userid, ())))
+
+    def role_shortname(self, roleid):
+        role = self.roles_by_id.get(roleid)
+        return role['shortname'] if role else str(roleid)
+
+    def role_id(self, shortname, option='roles'):
+        role = self.roles_by_shortname.get(shortname)
+        if role is None:
+            raise PlanError("%s: role '%s' does not exist on this site (roles: %s)"
+                            % (option, shortname, ', '.join(sorted(self.roles_by_shortname))), option=option)
+        return role['id']
+
+
+def _int_fields(record, names):
+    copy = dict(record)
+    for name in names:
+        if copy.get(name) is not None:
+            copy[name] = int(copy[name])
+    return copy
+
+
+def enrolment_fields(ue):
+    return dict((name, ue[name]) for name in ENROL_FIELDS)
+
+
+# ---------------------------------------------------------------- backups
+
+def selected_methods(state, methods):
+    """The enrol methods a backup covers; ``all`` means every method of the course."""
+    if 'all' in methods:
+        return sorted(set(i['enrol'] for i in state.instances))
+    for method in methods:
+        if not re.match(r'^[a-z][a-z0-9_]*$', method):
+            raise PlanError("methods: '%s' is not an enrolment method name (e.g. database, cohort, all)" % method,
+                            option='methods')
+    return sorted(set(methods))
+
+
+def backup_from_state(state, methods, site, taken_at):
+    """The backup document (format 1) of the enrolments of ``methods`` in the course."""
+    chosen = set(selected_methods(state, methods))
+    instances = [dict((k, i.get(k, 0 if k != 'name' else '')) for k in BACKUP_INSTANCE_FIELDS)
+                 for i in state.instances if i['enrol'] in chosen]
+    instance_ids = set(i['id'] for i in instances)
+    enrolments = []
+    for userid in sorted(state.enrolments_by_user):
+        for ue in sorted(state.enrolments_by_user[userid], key=lambda e: e['enrolid']):
+            if ue['enrolid'] in instance_ids:
+                enrolments.append(_backup_row(state, ue))
+    return {
+        'format': 'cemu.moodle.enrolment_backup',
+        'format_version': 1,
+        'site': site,
+        'course': dict((k, state.course.get(k)) for k in ('id', 'shortname', 'idnumber', 'fullname')),
+        'taken_at': taken_at,
+        'methods': sorted(chosen),
+        'instances': instances,
+        'enrolments': enrolments,
+    }
+
+
+def _backup_row(state, ue):
+    component = 'enrol_' + ue['enrol']
+    roles = sorted((ra for ra in state.roleassignments_by_user.get(ue['userid'], ())
+                    if ra.get('component') == component and ra.get('itemid') == ue['enrolid']),
+                   key=lambda ra: ra['roleid'])
+    return {
+        'userid': ue['userid'], 'username': ue.get('username') or '', 'enrol': ue['enrol'],
+        'instanceid': ue['enrolid'], 'status': ue['status'], 'timestart': ue['timestart'], 'timeend': ue['timeend'],
+        'roles': [{'roleid': ra['roleid'], 'shortname': state.role_shortname(ra['roleid']),
+                   'component': component, 'itemid': ue['enrolid']} for ra in roles],
+    }
+
+
+def same_backup(first, second):
+    """Two backups are the same when their instances and enrolments are equal."""
+    return first['instances'] == second['instances'] and first['enrolments'] == second['enrolments']
+
+
+def backup_counts(backup):
+    """{method: {active: n, suspended: n}} for every method the backup covers."""
+    counts = dict((m, {'active': 0, 'suspended': 0}) for m in backup.get('methods', []))
+    for row in backup['enrolments']:
+        per_method = counts.setdefault(row['enrol'], {'active': 0, 'suspended': 0})
+        per_method[STATUS_NAMES.get(row['status'], 'suspended')] += 1
+    return counts
+
+
+def backup_users(backup):
+    return [{'userid': r['userid'], 'username': r['username'], 'enrol': r['enrol'],
+             'status': STATUS_NAMES.get(r['status'], 'suspended')} for r in backup['enrolments']]
+
+
+def backup_diff(older, newer):
+    """Per-user before/after of two backups (only users whose rows differ), keyed by username."""
+    before = _rows_by_username(older['enrolments'] if older else [])
+    after = _rows_by_username(newer['enrolments'])
+    names = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+    return {'before': dict((n, before[n]) for n in names if n in before),
+            'after': dict((n, after[n]) for n in names if n in after)}
+
+
+def _rows_by_username(rows):
+    grouped = {}
+    for row in rows:
+        short = dict((k, row[k]) for k in ('enrol', 'instanceid', 'status', 'timestart', 'timeend'))
+        short['roles'] = [r['shortname'] for r in row.get('roles', [])]
+        grouped.setdefault(row['username'] or str(row['userid']), []).append(short)
+    return grouped
+
+
+# ---------------------------------------------------------------- selection
+
+def run_query(query, rows, option='query'):
+    """Evaluate a JMESPath expression over ``rows``; the answer must be a list of objects."""
+    if not HAS_JMESPATH:
+        raise PlanError('%s: the jmespath Python library is required for queries' % option, option=option)
+    try:
+        result = jmespath.search(query, rows)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise PlanError("%s: '%s' is not a valid JMESPath expression: %s" % (option, query, exc), option=option)
+    if not isinstance(result, list) or not all(isinstance(r, dict) and 'userid' in r for r in result):
+        raise PlanError("%s: '%s' must give a list of rows (objects with userid), e.g. \"[?status == `0`]\""
+                        % (option, query), option=option)
+    return result
+
+
+def select_backup_rows(backup, state, roles=None, query=None):
+    """Backup rows grouped by userid after the ``query`` and ``roles`` filters.
+
+    Returns (ordered list of (userid, rows), set of role ids allowed or None for all).
+    """
+    rows = backup['enrolments']
+    if query:
+        wanted = set((r.get('userid'), r.get('instanceid')) for r in run_query(query, rows))
+        rows = [r for r in rows if (r['userid'], r['instanceid']) in wanted]
+    allowed = set(state.role_id(name) for name in roles) if roles else None
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row['userid'], []).append(row)
+    if allowed is not None:
+        grouped = dict((uid, urows) for uid, urows in grouped.items()
+                       if any(r['roleid'] in allowed for row in urows for r in row.get('roles', [])))
+    return sorted(grouped.items()), allowed
+
+
+# ---------------------------------------------------------------- restore
+
+def merged_times(rows):
+    """Moodle's merge: earliest timestart; no end (0) beats any end, else the latest end."""
+    timestart = min(r['timestart'] for r in rows)
+    ends = [r['timeend'] for r in rows]
+    return timestart, (0 if 0 in ends else max(ends))
+
+
+def effective_status(row, backup_instances):
+    """A row of an instance that was disabled when backed up comes back suspended (Moodle's restore)."""
+    instance = backup_instances.get(row['instanceid'])
+    if instance is not None and instance.get('status', 0) != 0:
+        return SUSPENDED
+    return row['status']
+
+
+def target_for_new(rows, backup_instances):
+    """Fields of a manual enrolment created from the user's backed-up rows."""
+    active = [r for r in rows if effective_status(r, backup_instances) == ACTIVE]
+    timestart, timeend = merged_times(active or rows)
+    return {'status': ACTIVE if active else SUSPENDED, 'timestart': timestart, 'timeend': timeend}
+
+
+def target_for_existing(current, rows, backup_instances):
+    """Fields of an existing active manual enrolment after merging the active backed-up rows."""
+    active = [r for r in rows if effective_status(r, backup_instances) == ACTIVE]
+    if not active:
+        return enrolment_fields(current)
+    timestart, timeend = merged_times([current] + active)
+    return {'status': current['status'], 'timestart': timestart, 'timeend': timeend}
+
+
+class RestorePlan:
+    """What a restore would write, and how each user comes out."""
+
+    def __init__(self):
+        self.rows = []            # for apply_manual, only rows that change something
+        self.created = []
+        self.updated = []
+        self.unchanged = []
+        self.skipped = []
+        self.kept_suspended = []
+        self.updated_enrolments = []   # restore record: [{userid, before, after}]
+        self.assigned_roles = []       # restore record: [{userid, roleid}]
+        self.diff = {'before': {}, 'after': {}}
+
+    @property
+    def changed(self):
+        return bool(self.rows)
+
+    def counts(self):
+        return dict((name, len(getattr(self, name)))
+                    for name in ('created', 'updated', 'unchanged', 'skipped', 'kept_suspended'))
+
+    def record_changes(self):
+        return {'created_enrolments': [u['userid'] for u in self.created],
+                'updated_enrolments': self.updated_enrolments,
+                'assigned_roles': self.assigned_roles}
+
+    def drop_user(self, userid, reason):
+        """Take a user out of the plan (e.g. Moodle says the account is deleted) and report it skipped."""
+        self.rows = [r for r in self.rows if r['userid'] != userid]
+        username = str(userid)
+        for name in ('created', 'updated', 'unchanged', 'kept_suspended'):
+            kept = []
+            for user in getattr(self, name):
+                if user['userid'] == userid:
+                    username = user['username']
+                else:
+                    kept.append(user)
+            setattr(self, name, kept)
+        self.updated_enrolments = [u for u in self.updated_enrolments if u['userid'] != userid]
+        self.assigned_roles = [a for a in self.assigned_roles if a['userid'] != userid]
+        for side in ('before', 'after'):
+            self.diff[side].pop(username, None)
+        self.skipped.append({'userid': userid, 'username': username, 'reason': reason})
+
+
+def plan_restore(backup, state, roles=None, query=None, manual_instance=None):
+    """Plan making every selected user of ``backup`` hold a manual enrolment (Restore rules).
+
+    ``manual_instance``: the instance to write to (default the course's enabled one);
+    None and no enabled instance plans against an empty manual instance (to be created).
+    """
+    instance = manual_instance or state.manual_instance
+    backup_instances = dict((i['id'], i) for i in backup.get('instances', []))
+    groups, allowed = select_backup_rows(backup, state, roles, query)
+    plan = RestorePlan()
+    for userid, rows in groups:
+        _plan_user(plan, state, instance, userid, rows, backup_instances, allowed)
+    return plan
+
+
+def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed):
+    username = state.username(userid, rows[0].get('username'))
+    user = {'userid': userid, 'username': username}
+    if state.users.get(userid, {}).get('deleted'):
+        plan.skipped.append(dict(user, reason='deleted'))
+        return
+    current = state.manual_enrolment(userid, instance)
+    held = state.manual_roleids(userid)
+    missing_roles = sorted(_wanted_roleids(state, rows, allowed) - held)
+    row = {'userid': userid}
+    if current is None:
+        target = target_for_new(rows, backup_instances)
+        row.update(target)
+        category = 'created'
+    elif current['status'] != ACTIVE:
+        target = enrolment_fields(current)
+        category = 'kept_suspended'
+    else:
+        target = target_for_existing(current, rows, backup_instances)
+        row.update((k, v) for k, v in target.items() if current[k] != v)
+        category = 'updated' if len(row) > 1 or missing_roles else 'unchanged'
+    if missing_roles:
+        row['roleids'] = missing_roles
+        plan.assigned_roles.extend({'userid': userid, 'roleid': r} for r in missing_roles)
+    getattr(plan, category).append(user)
+    if len(row) > 1:
+        plan.rows.append(row)
+        _add_user_diff(plan.diff, state, username, current, target, held, missing_roles)
+    if current is not None and category == 'updated' and enrolment_fields(current) != target:
+        plan.updated_enrolments.append({'userid': userid, 'before': enrolment_fields(current), 'after': target})
+
+
+def _wanted_roleids(state, rows, allowed):
+    wanted = set()
+    for row in rows:
+        for role in row.get('roles', []):
+            if allowed is not None and role['roleid'] not in allowed:
+                continue
+            if role['roleid'] not in state.roles_by_id:
+                raise PlanError("role '%s' (id %s) of user '%s' in the backup no longer exists in %s"
+                                % (role.get('shortname'), role['roleid'], row.get('username'), state.course_label()))
+            wanted.add(role['roleid'])
+    return wanted
+
+
+def _add_user_diff(diff, state, username, current, target, held, missing_roles):
+    if current is not None:
+        diff['before'][username] = _diff_view(state, current, held)
+    diff['after'][username] = _diff_view(state, target, held | set(missing_roles))
+
+
+def _diff_view(state, fields, roleids):
+    view = dict((k, fields[k]) for k in ENROL_FIELDS)
+    view['status'] = STATUS_NAMES.get(view['status'], view['status'])
+    view['roles'] = sorted(state.role_shortname(r) for r in roleids)
+    return view
+
+
+# ---------------------------------------------------------------- undo
+
+class UndoPlan:
+    def __init__(self):
+        self.remove_rows = []   # for remove_manual: {userid, unenrol, roleids}
+        self.revert_rows = []   # for apply_manual: {userid, <fields back to before>}
+        self.removed = []
+        self.reverted = []
+        self.roles_unassigned = 0
+        self.diff = {'before': {}, 'after': {}}
+
+    @property
+    def changed(self):
+        return bool(self.remove_rows or self.revert_rows)
+
+
+def plan_undo(record, state):
+    """Undo what a restore created: its manual enrolments and role copies, nothing else.
+
+    An enrolment the restore only updated gets back each field the restore
+    changed, unless someone changed that field since (current != recorded after).
+    """
+    plan = UndoPlan()
+    created = set(record.get('created_enrolments', []))
+    roles_by_user = {}
+    for assignment in record.get('assigned_roles', []):
+        roles_by_user.setdefault(assignment['userid'], set()).add(assignment['roleid'])
+    for userid in sorted(created | set(roles_by_user)):
+        _plan_removal(plan, state, userid, userid in created, roles_by_user.get(userid, set()))
+    for update in record.get('updated_enrolments', []):
+        if update['userid'] not in created:
+            _plan_revert(plan, state, update)
+    return plan
+
+
+def _plan_removal(plan, state, userid, was_created, roleids):
+    current = state.manual_enrolment(userid)
+    held = state.manual_roleids(userid)
+    unassign = sorted(roleids & held)
+    unenrol = was_created and current is not None
+    if not unenrol and not unassign:
+        return
+    row = {'userid': userid, 'unenrol': 1 if unenrol else 0}
+    if unassign:
+        row['roleids'] = unassign
+    plan.remove_rows.append(row)
+    plan.roles_unassigned += len(unassign)
+    username = state.username(userid)
+    if unenrol:
+        plan.removed.append({'userid': userid, 'username': username})
+    before = _diff_view(state, current, held) if current else {'roles': sorted(state.role_shortname(r) for r in held)}
+    plan.diff['before'][username] = before
+    if not unenrol:
+        plan.diff['after'][username] = dict(before, roles=sorted(state.role_shortname(r) for r in held - set(unassign)))
+
+
+def _plan_revert(plan, state, update):
+    current = state.manual_enrolment(update['userid'])
+    if current is None:
+        return
+    after = update.get('after', {})
+    row = {'userid': update['userid']}
+    for field, value in update['before'].items():
+        if field in after and current[field] == after[field] and current[field] != value:
+            row[field] = value
+    if len(row) == 1:
+        return
+    plan.revert_rows.append(row)
+    username = state.username(update['userid'])
+    plan.reverted.append({'userid': update['userid'], 'username': username})
+    held = state.manual_roleids(update['userid'])
+    plan.diff['before'][username] = _diff_view(state, current, held)
+    plan.diff['after'][username] = _diff_view(state, dict(current, **row), held)
+
+
+# ---------------------------------------------------------------- end dates
+
+def resolve_timezone(name, option='timezone'):
+    if zoneinfo is None:
+        raise PlanError('%s: time zones need Python 3.9 or later on the managed host' % option, option=option)
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise PlanError("%s: '%s' is not a known time zone (e.g. Europe/Berlin, UTC)" % (option, name), option=option)
+
+
+_DATE = re.compile(r'^(\d{4})-(\d{2})-(\d{2})$')
+_DIGITS = re.compile(r'^\d{1,10}$')
+
+
+def parse_end(value, tz):
+    """End date -> Unix time. ``tz`` is a tzinfo (see resolve_timezone).
+
+    ``YYYY-MM-DD`` is 23:59:59 of that day in ``tz``; an ISO datetime needs an
+    offset or Z; digits are a Unix time.
+    """
+    text = str(value).strip() if not isinstance(value, bool) else ''
+    if _DIGITS.match(text) and int(text) > 0:
+        return int(text)
+    date = _DATE.match(text)
+    if date:
+        return _end_of_day(text, date, tz)
+    return _aware_datetime(text, value)
+
+
+def _end_of_day(text, match, tz):
+    try:
+        day = datetime.datetime(int(match.group(1)), int(match.group(2)), int(match.group(3)), 23, 59, 59, tzinfo=tz)
+    except ValueError:
+        raise PlanError("end: '%s' is not a valid date" % text, option='end')
+    return int(day.timestamp())
+
+
+def _aware_datetime(text, value):
+    bad = ("end: '%s' is not a date (YYYY-MM-DD), an ISO datetime with offset (2026-09-30T23:59:59+02:00) "
+           "or a Unix time" % (value,))
+    if 'T' not in text and ' ' not in text:
+        raise PlanError(bad, option='end')
+    try:
+        moment = datetime.datetime.fromisoformat(text[:-1] + '+00:00' if text.endswith(('Z', 'z')) else text)
+    except ValueError:
+        raise PlanError(bad, option='end')
+    if moment.tzinfo is None:
+        raise PlanError("end: '%s' has no offset; add one (e.g. +02:00 or Z) or give a date" % text, option='end')
+    return int(moment.timestamp())
+
+
+def format_time(unix, tz):
+    return datetime.datetime.fromtimestamp(unix, tz).isoformat()
+
+
+def manual_rows(state):
+    """The course's manual enrolments as the rows ``query`` of moodle_set_enrol_end sees."""
+    instance = state.manual_instance
+    if instance is None:
+        return []
+    rows = []
+    for userid in sorted(state.enrolments_by_user):
+        ue = state.manual_enrolment(userid)
+        if ue is not None:
+            rows.append({'userid': userid, 'username': state.username(userid), 'status': ue['status'],
+                         'timestart': ue['timestart'], 'timeend': ue['timeend'],
+                         'roles': state.role_shortnames(userid)})
+    return rows
+
+
+def select_manual_rows(state, roles=None, status='active', users=None, query=None):
+    rows = manual_rows(state)
+    for name in roles or ():
+        state.role_id(name)
+    if roles:
+        wanted_roles = set(roles)
+        rows = [r for r in rows if wanted_roles.intersection(r['roles'])]
+    if status != 'any':
+        wanted_status = ACTIVE if status == 'active' else SUSPENDED
+        rows = [r for r in rows if r['status'] == wanted_status]
+    if users:
+        rows = _rows_of_users(state, rows, users)
+    if query:
+        chosen = set(r['userid'] for r in run_query(query, rows))
+        rows = [r for r in rows if r['userid'] in chosen]
+    return rows
+
+
+def _rows_of_users(state, rows, users):
+    everyone = manual_rows(state)
+    ids = dict((str(r['userid']), r['userid']) for r in everyone)
+    ids.update((r['username'], r['userid']) for r in everyone)
+    unknown = [str(u) for u in users if str(u) not in ids]
+    if unknown:
+        raise PlanError("users: %s %s no manual enrolment in %s"
+                        % (', '.join("'%s'" % u for u in unknown), 'has' if len(unknown) == 1 else 'have',
+                           state.course_label()), option='users')
+    chosen = set(ids[str(u)] for u in users)
+    return [r for r in rows if r['userid'] in chosen]
+
+
+class EndDatePlan:
+    def __init__(self, end):
+        self.end = end
+        self.rows = []
+        self.selected = 0
+        self.changed_users = []
+        self.diff = {'before': {}, 'after': {}}
+
+    @property
+    def changed(self):
+        return bool(self.rows)
+
+    def counts(self):
+        return {'selected': self.selected, 'changed': len(self.changed_users),
+                'unchanged': self.selected - len(self.changed_users)}
+
+
+def new_timeend(current, end, policy):
+    """``set``: exactly ``end``; ``extend``: only a dated end earlier than ``end`` moves."""
+    if policy == 'set':
+        return end
+    if current != 0 and current < end:
+        return end
+    return current
+
+
+def plan_end_dates(state, end, now, policy='set', roles=('student',), status='active', users=None, query=None,
+                   allow_past=False, tz=None):
+    """Plan the timeend of the selected manual enrolments; refuses before any write."""
+    if policy not in ('set', 'extend'):
+        raise PlanError("policy: '%s' must be set or extend" % policy, option='policy')
+    if end < now and not allow_past:
+        raise PlanError("end: %s is in the past; set allow_past: true to use it anyway"
+                        % _describe_time(end, tz), option='end')
+    plan = EndDatePlan(end)
+    selected = select_manual_rows(state, roles, status, users, query)
+    plan.selected = len(selected)
+    for row in selected:
+        timeend = new_timeend(row['timeend'], end, policy)
+        if timeend == row['timeend']:
+            continue
+        if timeend < row['timestart']:
+            raise PlanError("end: %s is before the start (%s) of user '%s' in %s"
+                            % (_describe_time(end, tz), _describe_time(row['timestart'], tz), row['username'],
+                               state.course_label()), option='end')
+        plan.rows.append({'userid': row['userid'], 'timeend': timeend})
+        plan.changed_users.append({'userid': row['userid'], 'username': row['username'],
+                                   'before': row['timeend'], 'after': timeend})
+        plan.diff['before'][row['username']] = {'timeend': row['timeend']}
+        plan.diff['after'][row['username']] = {'timeend': timeend}
+    return plan
+
+
+def _describe_time(unix, tz):
+    return format_time(unix, tz) if tz is not None else str(unix)

@@ -1,0 +1,231 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: moodle_backup_enrolments
+short_description: Back up a Moodle course's automatic enrolments and their roles to a file
+version_added: 0.1.0
+description:
+  - Reads one course through the companion plugin C(local_keepaccess) and writes a backup file
+    holding, for every user enrolment of the selected enrolment methods, the user id, username,
+    method, instance id, status, start and end, and the role assignments that enrolment carries
+    (component C(enrol_database), C(enrol_cohort) and so on, item id = the instance).
+  - Role assignments given by other components, such as the manual copies that
+    M(cemu.moodle.moodle_restore_manual) adds, are not recorded, so the next backup after a restore
+    is identical and the chain stays idempotent.
+  - Only what restoring needs is kept; no e-mail address, no name beyond the username, never the token.
+    Files are written atomically with mode 0600 in a directory (0700) per site and course,
+    C(<backup_dir>/<site>/course-<id>/enrolments-<UTC time>.json).
+  - A backup is history. A new file is written only when the course's enrolments of the selected
+    methods differ from the newest backup of the course; otherwise nothing is written and the newest
+    file is returned. Older backups are never overwritten or thinned, unless O(retention) asks for it.
+author:
+  - cemu.moodle contributors
+extends_documentation_fragment:
+  - cemu.moodle.connection
+  - cemu.moodle.course
+options:
+  methods:
+    description:
+      - Enrolment methods (enrol plugin names) to back up.
+      - V(all) backs up every method of the course, manual included.
+    type: list
+    elements: str
+    default: [database, cohort]
+  backup_dir:
+    description:
+      - Directory that holds the backups, on the host that runs the module.
+    type: path
+    default: ~/.local/share/cemu.moodle/backups
+  retention:
+    description:
+      - Keep only the newest O(retention) backups of the course and delete older ones.
+      - A backup that has a restore record (see M(cemu.moodle.moodle_restore_manual)) is never deleted.
+      - V(0) keeps every backup.
+    type: int
+    default: 0
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether a backup would be written and which old backups retention would delete.
+  diff_mode:
+    support: full
+    details: Per user (by username), the backed-up rows in the newest backup and in the new one.
+notes:
+  - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
+  - Reads the course in one call per 5000 users.
+seealso:
+  - module: cemu.moodle.moodle_restore_manual
+  - module: cemu.moodle.moodle_set_enrol_end
+'''
+
+EXAMPLES = r'''
+- name: Back up the database and cohort enrolments of course KA1
+  cemu.moodle.moodle_backup_enrolments:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+  register: backup
+
+- name: Back up every enrolment method, keep the newest 10 backups
+  cemu.moodle.moodle_backup_enrolments:
+    course: "12345"
+    course_by: idnumber
+    methods: [all]
+    retention: 10
+    backup_dir: /srv/moodle-backups
+  environment:
+    MOODLE_URL: https://moodle.example.edu
+    MOODLE_TOKEN: "{{ vault_moodle_token }}"
+'''
+
+RETURN = r'''
+backup_file:
+  description:
+    - Path of the backup written, or of the newest backup when the enrolments did not change.
+    - In check mode, the path a new backup would get.
+  returned: success
+  type: str
+  sample: /home/ops/.local/share/cemu.moodle/backups/moodle.example.edu/course-2/enrolments-20260820T100000.123456Z.json
+backup_written:
+  description: Whether a new backup file was written (in check mode, would be written).
+  returned: success
+  type: bool
+  sample: true
+course:
+  description: The course backed up.
+  returned: success
+  type: dict
+  contains:
+    id:
+      description: Course id.
+      type: int
+    shortname:
+      description: Course short name.
+      type: str
+    idnumber:
+      description: Course id number.
+      type: str
+    fullname:
+      description: Course full name.
+      type: str
+  sample: {id: 2, shortname: KA1, idnumber: KA-2026-1, fullname: Keep access 1}
+counts:
+  description: Number of backed-up user enrolments per method and status.
+  returned: success
+  type: dict
+  sample: {database: {active: 24, suspended: 1}, cohort: {active: 6, suspended: 0}}
+users:
+  description: The backed-up user enrolments.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    userid:
+      description: Moodle user id.
+      type: int
+    username:
+      description: Username.
+      type: str
+    enrol:
+      description: Enrolment method.
+      type: str
+    status:
+      description: C(active) or C(suspended).
+      type: str
+  sample: [{userid: 5, username: student0001, enrol: database, status: active}]
+removed_backups:
+  description: Backups deleted by O(retention) (in check mode, that would be deleted).
+  returned: success
+  type: list
+  elements: str
+  sample: []
+'''
+
+import datetime
+import os
+
+from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
+    DEFAULT_BACKUP_DIR, BackupError, BackupStore, backup_file_name, normalize_url)
+from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
+from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
+    CourseState, PlanError, backup_counts, backup_diff, backup_from_state, backup_users, same_backup)
+
+
+def argument_spec():
+    return dict(
+        methods=dict(type='list', elements='str', default=['database', 'cohort']),
+        backup_dir=dict(type='path', default=DEFAULT_BACKUP_DIR),
+        retention=dict(type='int', default=0),
+    )
+
+
+def read_state(moodle):
+    with moodle.moodle_errors():
+        return CourseState.from_api(moodle.api.read_course_enrolments(moodle.course['id']))
+
+
+def site_of(moodle):
+    with moodle.moodle_errors():
+        info = moodle.api.site_info()
+    return {'url': normalize_url(moodle.params['moodle_url']), 'release': info.get('release', ''),
+            'siteid': info.get('siteid', 1)}
+
+
+def newest_backup(moodle, store):
+    """The newest backup's document and path; an unreadable one is reported and not compared."""
+    path = store.newest()
+    if path is None:
+        return None, None
+    try:
+        return store.load_backup(path), path
+    except BackupError as err:
+        moodle.module.warn('%s; a new backup is written next to it' % err)
+        return None, path
+
+
+def warn_missing_methods(moodle, state, methods):
+    present = set(i['enrol'] for i in state.instances)
+    absent = [m for m in methods if m != 'all' and m not in present]
+    if absent:
+        moodle.module.warn('%s has no enrolment instance of method %s'
+                           % (moodle.course_label(), ', '.join(absent)))
+
+
+def main():
+    moodle = MoodleModule(argument_spec())
+    params = moodle.params
+    if params['retention'] < 0:
+        moodle.fail_json(msg='retention must be 0 (keep all) or more, got %d' % params['retention'])
+    moodle.require_companion()
+    course = moodle.course
+    store = BackupStore(params['backup_dir'], params['moodle_url'], course)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    state = read_state(moodle)
+    try:
+        document = backup_from_state(state, params['methods'], site_of(moodle), now.strftime('%Y-%m-%dT%H:%M:%SZ'))
+        previous, newest_path = newest_backup(moodle, store)
+        write = newest_path is None or previous is None or not same_backup(previous, document)
+        path = os.path.join(store.course_dir, backup_file_name(now)) if write else newest_path
+        if write and not moodle.check_mode:
+            store.write_backup(document, now)
+        victims = store.retention_victims(params['retention'], pending=path if write and moodle.check_mode else None)
+        if victims and not moodle.check_mode:
+            store.remove_backups(victims)
+    except (BackupError, PlanError, OSError) as err:
+        moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+    warn_missing_methods(moodle, state, params['methods'])
+    diff = backup_diff(previous, document) if write else {'before': None, 'after': None}
+    moodle.exit(write or bool(victims), before=diff['before'], after=diff['after'],
+                backup_file=path, backup_written=write, course=course, counts=backup_counts(document),
+                users=backup_users(document), removed_backups=victims)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,371 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: moodle_restore_manual
+short_description: Give every user of an enrolment backup a manual enrolment in the Moodle course
+version_added: 0.1.0
+description:
+  - Reads a backup written by M(cemu.moodle.moodle_backup_enrolments) and makes every user in it
+    hold a manual enrolment and manual copies of their roles, with the rules of Moodle's course
+    restore with "restore users as manual enrolments" (merging into the same course), so that users
+    keep access when the external database or cohort sync drops them.
+  - A user without a manual enrolment gets one with the backed-up start, end and status; it is
+    active if any backed-up row of that user is active (then start and end come from the active rows).
+    A row of an enrolment instance that was disabled is taken as suspended.
+  - An active manual enrolment and an active backed-up row merge to the earliest start and the latest
+    end, no end beating any date. A suspended backed-up row never changes an active manual enrolment.
+  - Unlike Moodle's restore, a manual enrolment that is already suspended stays suspended (someone
+    suspended it on purpose); such users are returned in RV(kept_suspended).
+  - Every role the user held in the course through the backed-up enrolments (filtered by O(roles)) is
+    also held as a manual role assignment (component empty, item id 0).
+  - Users whose account is now deleted are skipped and returned in RV(skipped). Users the source has
+    dropped since the backup are restored from the backup.
+  - Unlike Moodle's restore, no enrolment sync runs, no other enrolment is touched and no welcome
+    message is sent unless O(send_welcome=true).
+  - Writes go in as few calls as the batch limit allows; every call is one transaction on the server.
+  - O(state=absent) undoes a restore of the backup; see O(state).
+author:
+  - cemu.moodle contributors
+extends_documentation_fragment:
+  - cemu.moodle.connection
+  - cemu.moodle.course
+options:
+  backup_file:
+    description:
+      - Backup to restore.
+      - Default with O(state=present) the newest backup of the course in O(backup_dir); with
+        O(state=absent) the newest backup of the course that has a restore record.
+      - A backup of another course or site, or a damaged file, is refused before anything is written.
+    type: path
+  backup_dir:
+    description:
+      - Directory that holds the backups and restore records, on the host that runs the module.
+    type: path
+    default: ~/.local/share/cemu.moodle/backups
+  roles:
+    description:
+      - Role short names to restore. A user is restored when at least one of their backed-up roles is
+        in the list, and gets manual copies of those roles only.
+      - Default (not set or empty) restores every user with every backed-up role.
+    type: list
+    elements: str
+  query:
+    description:
+      - JMESPath expression over the backup's C(enrolments) list that selects the rows to restore;
+        it must give a list of rows.
+      - Each row has C(userid), C(username), C(enrol), C(instanceid), C(status) (0 active, 1 suspended),
+        C(timestart), C(timeend) and C(roles) (list of C(roleid), C(shortname), C(component), C(itemid)).
+      - For example V([?enrol == 'cohort']) or V([?status == `0`]).
+    type: str
+  create_manual_instance:
+    description:
+      - When the course has no enabled manual enrolment instance, create one (welcome message off) or
+        enable the first disabled one. Without it such a course fails with a message saying so.
+    type: bool
+    default: false
+  send_welcome:
+    description:
+      - Send the course welcome message to users whose manual enrolment is created, when the manual
+        instance's welcome setting is on. Moodle's own restore sends it to every restored user.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) restores the backup.
+      - V(absent) undoes what restoring that backup did, and only that, using the restore record kept
+        next to the backups (C(restores/<backup file name>)). It removes the manual enrolments and manual
+        role assignments the restores created, and puts back the start, end and status of a manual
+        enrolment that existed before, where nobody changed that field since. Then it deletes the record.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    details: Plans everything, writes nothing to Moodle or the backup directory.
+  diff_mode:
+    support: full
+    details: Per changed user (by username), the manual enrolment and manual roles before and after.
+notes:
+  - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
+  - A restore record is written before Moodle is changed and again after, so a run that was killed
+    can be finished by running again, and still undone with O(state=absent).
+seealso:
+  - module: cemu.moodle.moodle_backup_enrolments
+  - module: cemu.moodle.moodle_set_enrol_end
+'''
+
+EXAMPLES = r'''
+- name: Restore the newest backup of KA1 as manual enrolments
+  cemu.moodle.moodle_restore_manual:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+
+- name: Restore only students that came from the cohort, creating a manual instance if needed
+  cemu.moodle.moodle_restore_manual:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+    roles: [student]
+    query: "[?enrol == 'cohort']"
+    create_manual_instance: true
+
+- name: Undo the restore of a given backup
+  cemu.moodle.moodle_restore_manual:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+    backup_file: "{{ backup.backup_file }}"
+    state: absent
+'''
+
+RETURN = r'''
+backup_file:
+  description: The backup restored (or undone); null when O(state=absent) found no restore record.
+  returned: success
+  type: str
+  sample: /home/ops/.local/share/cemu.moodle/backups/moodle.example.edu/course-2/enrolments-20260820T100000.123456Z.json
+manual_instance_id:
+  description: Id of the manual enrolment instance written to (null in check mode when it would be created).
+  returned: success
+  type: int
+  sample: 10
+created:
+  description: Users whose manual enrolment is (or would be) created.
+  returned: O(state=present)
+  type: list
+  elements: dict
+  contains:
+    userid:
+      description: Moodle user id.
+      type: int
+    username:
+      description: Username.
+      type: str
+  sample: [{userid: 5, username: student0001}]
+updated:
+  description: Users whose active manual enrolment or manual roles change.
+  returned: O(state=present)
+  type: list
+  elements: dict
+  sample: []
+unchanged:
+  description: Users who already hold everything the backup gives them.
+  returned: O(state=present)
+  type: list
+  elements: dict
+  sample: []
+skipped:
+  description: Users not restored, with the reason (C(deleted)).
+  returned: O(state=present)
+  type: list
+  elements: dict
+  contains:
+    userid:
+      description: Moodle user id.
+      type: int
+    username:
+      description: Username from the backup.
+      type: str
+    reason:
+      description: Why the user was skipped.
+      type: str
+  sample: [{userid: 9, username: student0009, reason: deleted}]
+kept_suspended:
+  description: Users whose manual enrolment is suspended and stays so (their role copies are still added).
+  returned: O(state=present)
+  type: list
+  elements: dict
+  sample: [{userid: 7, username: student0007}]
+roles_assigned:
+  description: Number of manual role assignments added.
+  returned: O(state=present)
+  type: int
+  sample: 31
+counts:
+  description: Number of users per outcome.
+  returned: O(state=present)
+  type: dict
+  sample: {created: 30, updated: 1, unchanged: 0, skipped: 1, kept_suspended: 1}
+restore_record:
+  description:
+    - Path of the restore record (O(state=present)), or of the record used and deleted (O(state=absent)).
+    - Null when nothing was or would be written.
+  returned: success
+  type: str
+removed:
+  description: Users whose manual enrolment the undo removes.
+  returned: O(state=absent)
+  type: list
+  elements: dict
+  sample: [{userid: 5, username: student0001}]
+reverted:
+  description: Users whose earlier manual enrolment gets its start, end or status back.
+  returned: O(state=absent)
+  type: list
+  elements: dict
+  sample: []
+roles_unassigned:
+  description: Number of manual role assignments removed by the undo.
+  returned: O(state=absent)
+  type: int
+  sample: 31
+'''
+
+import re
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
+    DEFAULT_BACKUP_DIR, BackupError, BackupStore)
+from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
+from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
+from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
+    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, CourseState, PlanError, plan_restore, plan_undo)
+
+DELETED_USER_CODES = ('deleteduser', 'unknownuser', 'invalidrecordunknown', 'userdeleted')
+USER_ID_IN_MESSAGE = re.compile(r'\buser\s+(?:id\s+)?(\d+)', re.IGNORECASE)
+
+
+def argument_spec():
+    return dict(
+        backup_file=dict(type='path'),
+        backup_dir=dict(type='path', default=DEFAULT_BACKUP_DIR),
+        roles=dict(type='list', elements='str'),
+        query=dict(type='str'),
+        create_manual_instance=dict(type='bool', default=False),
+        send_welcome=dict(type='bool', default=False),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+    )
+
+
+def read_state(moodle):
+    with moodle.moodle_errors():
+        return CourseState.from_api(moodle.api.read_course_enrolments(moodle.course['id']))
+
+
+def chosen_backup(moodle, store):
+    """The backup file to work on, checked to be this course's; None only for an undo with no record."""
+    path = moodle.params['backup_file']
+    if path is None:
+        path = store.newest() if moodle.params['state'] == 'present' else store.newest_restored()
+    if path is None and moodle.params['state'] == 'present':
+        moodle.fail_json(msg='%s: no backup in %s; run cemu.moodle.moodle_backup_enrolments first'
+                         % (moodle.course_label(), store.course_dir))
+    if path is None:
+        return None, None
+    try:
+        return path, store.load_backup(path)
+    except BackupError as err:
+        moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+
+
+def manual_instance(moodle, state):
+    """(instance to plan against, its id or None, whether one must be created or enabled)."""
+    if state.manual_instance is not None:
+        return state.manual_instance, state.manual_instance['id'], False
+    if not moodle.params['create_manual_instance']:
+        moodle.fail_json(msg='%s has no enabled manual enrolment instance; enable or add one in Moodle, '
+                             'or set create_manual_instance: true' % moodle.course_label())
+    instance = state.manual_instance_after_ensure()
+    return instance, (instance['id'] if instance else None), True
+
+
+def ensure_manual_instance(moodle):
+    with moodle.moodle_errors():
+        return int(moodle.api.ensure_manual_instance(moodle.course['id'], enable=True)['instanceid'])
+
+
+def deleted_user_in(err, plan):
+    """The planned user Moodle refused as deleted or unknown, or None."""
+    if err.errorcode not in DELETED_USER_CODES:
+        return None
+    planned = set(row['userid'] for row in plan.rows)
+    found = set(int(n) for n in USER_ID_IN_MESSAGE.findall(' '.join([err.message or '', err.debuginfo or ''])))
+    found &= planned
+    return found.pop() if len(found) == 1 else None
+
+
+def apply_plan(moodle, plan):
+    """Send the plan's rows; a user Moodle says is deleted is skipped and the rest sent again."""
+    while plan.rows:
+        try:
+            return moodle.api.apply_manual(moodle.course['id'], plan.rows, moodle.params['send_welcome'])
+        except MoodleError as err:
+            userid = deleted_user_in(err, plan)
+            if userid is None:
+                raise
+            plan.drop_user(userid, 'deleted')
+    return []
+
+
+def restore(moodle, store, path, backup, state):
+    params = moodle.params
+    instance, instance_id, must_ensure = manual_instance(moodle, state)
+    plan = plan_restore(backup, state, roles=params['roles'], query=params['query'], manual_instance=instance)
+    record_path = None
+    if not moodle.check_mode:
+        if must_ensure:
+            instance_id = ensure_manual_instance(moodle)
+        if plan.changed:
+            earlier = store.load_record(path)
+            record_path = store.save_record(path, plan.record_changes(), earlier=earlier)
+            with moodle.moodle_errors():
+                apply_plan(moodle, plan)
+            store.save_record(path, plan.record_changes(), earlier=earlier)
+    moodle.exit(must_ensure or plan.changed, before=plan.diff['before'], after=plan.diff['after'],
+                backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
+                unchanged=plan.unchanged, skipped=plan.skipped, kept_suspended=plan.kept_suspended,
+                roles_assigned=len(plan.assigned_roles), counts=plan.counts(), restore_record=record_path)
+
+
+def undo(moodle, store, path, state):
+    record = store.load_record(path) if path else None
+    if record is None:
+        moodle.exit(False, backup_file=path, manual_instance_id=_instance_id(state), removed=[], reverted=[],
+                    roles_unassigned=0, restore_record=None,
+                    msg='no restore record for %s: nothing to undo' % moodle.course_label())
+    plan = plan_undo(record, state)
+    if not moodle.check_mode:
+        with moodle.moodle_errors():
+            if plan.remove_rows:
+                moodle.api.remove_manual(moodle.course['id'], plan.remove_rows)
+            if plan.revert_rows:
+                moodle.api.apply_manual(moodle.course['id'], plan.revert_rows, False)
+        store.remove_record(path)
+    moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], backup_file=path,
+                manual_instance_id=_instance_id(state), removed=plan.removed, reverted=plan.reverted,
+                roles_unassigned=plan.roles_unassigned, restore_record=store.record_path(path))
+
+
+def _instance_id(state):
+    return state.manual_instance['id'] if state.manual_instance else None
+
+
+def main():
+    moodle = MoodleModule(argument_spec())
+    if moodle.params['query'] and not HAS_JMESPATH:
+        moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+    moodle.require_companion()
+    store = BackupStore(moodle.params['backup_dir'], moodle.params['moodle_url'], moodle.course)
+    path, backup = chosen_backup(moodle, store)
+    state = read_state(moodle)
+    try:
+        if moodle.params['state'] == 'present':
+            restore(moodle, store, path, backup, state)
+        else:
+            undo(moodle, store, path, state)
+    except (PlanError, BackupError, OSError) as err:
+        moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,228 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: moodle_set_enrol_end
+short_description: Set the end date of a Moodle course's manual enrolments
+version_added: 0.1.0
+description:
+  - Sets the end (C(timeend)) of the course's manual enrolments selected by role, status and
+    optionally users or a JMESPath query, like step 3 of the manual procedure (bulk "Edit selected
+    manual enrolments").
+  - Changes the end only; start, status and roles stay as they are, and no welcome message is sent.
+  - Only enrolments of the course's first enabled manual instance are considered.
+  - Refused before anything is written, with a message naming the option, course and user,
+    are an end that cannot be parsed, an end before the start of an enrolment it would change, and an end
+    already past unless O(allow_past=true).
+author:
+  - cemu.moodle contributors
+extends_documentation_fragment:
+  - cemu.moodle.connection
+  - cemu.moodle.course
+options:
+  end:
+    description:
+      - The new end.
+      - A date C(YYYY-MM-DD) means the end of that day, 23:59:59, in O(timezone).
+      - An ISO 8601 date and time needs an offset or C(Z), for example V(2026-09-30T18:00:00+02:00).
+      - Digits are a Unix time.
+    type: raw
+    required: true
+  timezone:
+    description:
+      - IANA time zone a date in O(end) is read in, for example V(Europe/Berlin).
+      - Default the Moodle site's time zone (as the companion plugin reports it).
+    type: str
+  policy:
+    description:
+      - V(set) gives every selected enrolment exactly O(end).
+      - V(extend) only moves an end that is earlier than O(end); it never shortens a later end and never
+        gives an end to an enrolment that has none.
+    type: str
+    choices: [set, extend]
+    default: set
+  roles:
+    description:
+      - Select users holding at least one of these roles in the course (short names), whatever gave them
+        the role. An empty list selects users whatever their roles.
+    type: list
+    elements: str
+    default: [student]
+  status:
+    description:
+      - Select manual enrolments by status.
+    type: str
+    choices: [active, suspended, any]
+    default: active
+  users:
+    description:
+      - Only these users (usernames or user ids), among those selected by O(roles) and O(status).
+      - A user without a manual enrolment in the course is an error.
+    type: list
+    elements: str
+  query:
+    description:
+      - JMESPath expression over the selected rows that narrows the selection further; it must give a
+        list of rows.
+      - Each row has C(userid), C(username), C(status) (0 active, 1 suspended), C(timestart), C(timeend)
+        and C(roles) (list of role short names), for example V([?timeend == `0`]).
+    type: str
+  allow_past:
+    description:
+      - Accept an O(end) that is already past (access ends at once).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: Plans and validates everything, writes nothing.
+  diff_mode:
+    support: full
+    details: Per changed user (by username), the end before and after (Unix time).
+notes:
+  - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
+  - After the end passes, the manual enrolment plugin's "enrolment expiry action" decides what happens;
+    by default the enrolment stays and access lapses.
+seealso:
+  - module: cemu.moodle.moodle_backup_enrolments
+  - module: cemu.moodle.moodle_restore_manual
+'''
+
+EXAMPLES = r'''
+- name: Students of KA1 keep access until the end of 30 September (site time zone)
+  cemu.moodle.moodle_set_enrol_end:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+    end: "2026-09-30"
+
+- name: Extend, never shorten, for teachers too, in a given time zone
+  cemu.moodle.moodle_set_enrol_end:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+    end: "2026-10-31"
+    timezone: Europe/Berlin
+    policy: extend
+    roles: [student, editingteacher]
+
+- name: Only two users, an exact instant
+  cemu.moodle.moodle_set_enrol_end:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+    end: "2026-09-30T12:00:00Z"
+    users: [student0001, "17"]
+'''
+
+RETURN = r'''
+end:
+  description: The end as a Unix time.
+  returned: success
+  type: int
+  sample: 1790805599
+end_iso:
+  description: The end in ISO 8601, in O(timezone).
+  returned: success
+  type: str
+  sample: "2026-09-30T23:59:59+02:00"
+timezone:
+  description: The time zone used.
+  returned: success
+  type: str
+  sample: Europe/Berlin
+changed_users:
+  description: Users whose end changes, with the end before and after (Unix time, 0 = no end).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    userid:
+      description: Moodle user id.
+      type: int
+    username:
+      description: Username.
+      type: str
+    before:
+      description: End before.
+      type: int
+    after:
+      description: End after.
+      type: int
+  sample: [{userid: 5, username: student0001, before: 0, after: 1790805599}]
+counts:
+  description: Numbers of selected, changed and unchanged enrolments.
+  returned: success
+  type: dict
+  sample: {selected: 30, changed: 30, unchanged: 0}
+'''
+
+import time
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
+from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
+    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, CourseState, PlanError, format_time, parse_end, plan_end_dates,
+    resolve_timezone)
+
+
+def argument_spec():
+    return dict(
+        end=dict(type='raw', required=True),
+        timezone=dict(type='str'),
+        policy=dict(type='str', default='set', choices=['set', 'extend']),
+        roles=dict(type='list', elements='str', default=['student']),
+        status=dict(type='str', default='active', choices=['active', 'suspended', 'any']),
+        users=dict(type='list', elements='str'),
+        query=dict(type='str'),
+        allow_past=dict(type='bool', default=False),
+    )
+
+
+def read_state(moodle):
+    with moodle.moodle_errors():
+        return CourseState.from_api(moodle.api.read_course_enrolments(moodle.course['id']))
+
+
+def end_in_zone(value, zone_name):
+    zone = resolve_timezone(zone_name)
+    return zone, parse_end(value, zone)
+
+
+def main():
+    moodle = MoodleModule(argument_spec())
+    params = moodle.params
+    if params['query'] and not HAS_JMESPATH:
+        moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+    try:
+        if params['timezone']:
+            end_in_zone(params['end'], params['timezone'])  # a bad end fails before Moodle is asked
+        moodle.require_companion()
+        state = read_state(moodle)
+        zone_name = params['timezone'] or state.timezone
+        zone, end = end_in_zone(params['end'], zone_name)
+        plan = plan_end_dates(state, end, now=int(time.time()), policy=params['policy'], roles=params['roles'],
+                              status=params['status'], users=params['users'], query=params['query'],
+                              allow_past=params['allow_past'], tz=zone)
+    except PlanError as err:
+        moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+    if state.manual_instance is None:
+        moodle.module.warn('%s has no enabled manual enrolment instance: no end date to set'
+                           % moodle.course_label())
+    if plan.changed and not moodle.check_mode:
+        with moodle.moodle_errors():
+            moodle.api.apply_manual(moodle.course['id'], plan.rows, False)
+    moodle.exit(plan.changed, before=plan.diff['before'], after=plan.diff['after'], end=end,
+                end_iso=format_time(end, zone), timezone=zone_name, changed_users=plan.changed_users,
+                counts=plan.counts())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,227 @@
+<?php
+// This file is part of local_keepaccess, the companion plugin of the cemu.moodle Ansible collection.
+//
+// local_keepaccess is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// local_keepaccess is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with local_keepaccess.  If not, see <https://www.gnu.org/licenses/>.
+
+namespace local_keepaccess\external;
+
+defined('MOODLE_INTERNAL') || die();
+
+require_once(__DIR__ . '/../../externalcompat.php');
+
+use core_external\external_api;
+use core_external\external_function_parameters;
+use core_external\external_multiple_structure;
+use core_external\external_single_structure;
+use core_external\external_value;
+use local_keepaccess\local\course_target;
+use local_keepaccess\local\request_checks;
+use stdClass;
+
+/**
+ * local_keepaccess_apply_manual_enrolments: creates or updates manual enrolments, all rows or none.
+ *
+ * Unlike enrol_manual_enrol_users it writes only the fields given and only when they differ,
+ * never re-enrols an existing user, and sends the course welcome message only when asked.
+ *
+ * @package    local_keepaccess
+ * @copyright  cemu.moodle contributors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+class apply_manual_enrolments extends external_api {
+    /** @var string[] user enrolment fields a row may set */
+    private const FIELDS = ['status', 'timestart', 'timeend'];
+
+    /**
+     * Parameters.
+     *
+     * @return external_function_parameters
+     */
+    public static function execute_parameters(): external_function_parameters {
+        return new external_function_parameters([
+            'courseid' => new external_value(PARAM_INT, 'Course id'),
+            'enrolments' => new external_multiple_structure(new external_single_structure([
+                'userid' => new external_value(PARAM_INT, 'User id'),
+                'status' => new external_value(PARAM_INT, '0 active, 1 suspended', VALUE_OPTIONAL),
+                'timestart' => new external_value(PARAM_INT, 'Start, 0 = none', VALUE_OPTIONAL),
+                'timeend' => new external_value(PARAM_INT, 'End, 0 = none', VALUE_OPTIONAL),
+                'roleids' => new external_multiple_structure(
+                    new external_value(PARAM_INT, 'Role id'), 'Roles to hold as manual assignments', VALUE_OPTIONAL),
+            ])),
+            'sendwelcome' => new external_value(PARAM_INT, '1 = send the welcome message for created enrolments',
+                VALUE_DEFAULT, 0),
+        ]);
+    }
+
+    /**
+     * Applies the rows in one transaction.
+     *
+     * @param int $courseid
+     * @param array $enrolments
+     * @param int $sendwelcome
+     * @return array one result per row, in request order
+     */
+    public static function execute(int $courseid, array $enrolments, int $sendwelcome = 0): array {
+        global $DB;
+        $params = self::validate_parameters(self::execute_parameters(),
+            ['courseid' => $courseid, 'enrolments' => $enrolments, 'sendwelcome' => $sendwelcome]);
+        $target = course_target::load($params['courseid']);
+        self::validate_context($target->context);
+        require_capability('enrol/manual:enrol', $target->context);
+        $instance = $target->require_manual_instance();
+
+        $rows = $params['enrolments'];
+        $userids = array_map('intval', array_column($rows, 'userid'));
+        request_checks::require_unique_users($userids, $target);
+        request_checks::require_real_users($userids, $target);
+        request_checks::require_assignable_roles(request_checks::all_roleids($rows), $target);
+        $plans = self::plan_rows($rows, request_checks::enrolments_of($userids, $instance->id), $target);
+        if (array_filter(array_column($plans, 'result'), function($result) {
+            return $result === 'updated';
+        })) {
+            require_capability('enrol/manual:manage', $target->context);
+        }
+        $heldroles = request_checks::manual_roles_of($userids, $target);
+
+        $transaction = $DB->start_delegated_transaction();
+        $newinstance = self::instance_for_new_enrolments($instance, !empty($params['sendwelcome']));
+        $results = [];
+        foreach ($plans as $plan) {
+            $results[] = self::apply_plan($plan, $instance, $newinstance, $heldroles[$plan['userid']] ?? [], $target);
+        }
+        $transaction->allow_commit();
+        return $results;
+    }
+
+    /**
+     * The instance object handed to enrol_user() for new enrolments.
+     *
+     * Since Moodle 4.4 the welcome message is not sent by enrol_user() itself: enrol_user() dispatches
+     * the \core_enrol\hook\after_user_enrolled hook with the instance object it was given, and
+     * enrol_manual's callback (user_enrolment_callbacks::send_course_welcome_message) sends the
+     * message when that object's customint1 is set. Handing enrol_user() a copy of the instance whose
+     * customint1 is 0 (ENROL_DO_NOT_SEND_EMAIL) therefore enrols through the normal API (events, caches,
+     * grade recovery, other hook listeners) without the message, and without touching the instance
+     * row in the database, so no other request can see a changed setting. Moodle 4.1 to 4.3 send no
+     * manual welcome message at all. With sendwelcome=1 the real instance is used and the course's
+     * own setting decides.
+     *
+     * @param stdClass $instance the course's manual instance
+     * @param bool $sendwelcome
+     * @return stdClass
+     */
+    private static function instance_for_new_enrolments(stdClass $instance, bool $sendwelcome): stdClass {
+        if ($sendwelcome) {
+            return $instance;
+        }
+        $copy = clone $instance;
+        $copy->customint1 = 0;
+        return $copy;
+    }
+
+    /**
+     * Decides per row what to write, checking status and dates before anything is written.
+     *
+     * @param array $rows validated request rows
+     * @param array $existing [userid => user enrolment in the manual instance]
+     * @param course_target $target
+     * @return array plans: userid, result (created|updated|unchanged), values to write, ueid, roleids
+     */
+    private static function plan_rows(array $rows, array $existing, course_target $target): array {
+        $plans = [];
+        foreach ($rows as $row) {
+            $plans[] = self::plan_row($row, $existing[$row['userid']] ?? null, $target);
+        }
+        return $plans;
+    }
+
+    /**
+     * Plans one row: a new enrolment gets every value (omitted = 0); an existing one only the given values that differ.
+     *
+     * @param array $row
+     * @param stdClass|null $ue the user's current manual enrolment
+     * @param course_target $target
+     * @return array
+     */
+    private static function plan_row(array $row, ?stdClass $ue, course_target $target): array {
+        $userid = (int) $row['userid'];
+        $given = array_map('intval', array_intersect_key($row, array_flip(self::FIELDS)));
+        if (isset($given['status'])) {
+            request_checks::require_valid_status($given['status'], $userid, $target);
+        }
+        $current = ['status' => 0, 'timestart' => 0, 'timeend' => 0];
+        if ($ue) {
+            $current = ['status' => (int) $ue->status, 'timestart' => (int) $ue->timestart, 'timeend' => (int) $ue->timeend];
+        }
+        $final = array_merge($current, $given);
+        if (!$ue || isset($given['timestart']) || isset($given['timeend'])) {
+            request_checks::require_valid_times($final['timestart'], $final['timeend'], $userid, $target);
+        }
+        $plan = ['userid' => $userid, 'roleids' => array_map('intval', $row['roleids'] ?? [])];
+        if (!$ue) {
+            return $plan + ['result' => 'created', 'values' => $final, 'ueid' => 0];
+        }
+        $changes = array_diff_assoc($final, $current);
+        return $plan + ['result' => $changes ? 'updated' : 'unchanged', 'values' => $changes, 'ueid' => (int) $ue->id];
+    }
+
+    /**
+     * Writes one planned row and its missing manual role assignments.
+     *
+     * @param array $plan from plan_row()
+     * @param stdClass $instance the manual instance
+     * @param stdClass $newinstance the instance object used to create enrolments
+     * @param array $heldroles [roleid => true] manual roles the user holds already
+     * @param course_target $target
+     * @return array the row's result
+     */
+    private static function apply_plan(array $plan, stdClass $instance, stdClass $newinstance, array $heldroles,
+            course_target $target): array {
+        global $DB;
+        $plugin = enrol_get_plugin('manual');
+        $userid = $plan['userid'];
+        $values = $plan['values'];
+        $ueid = $plan['ueid'];
+        if ($plan['result'] === 'created') {
+            $plugin->enrol_user($newinstance, $userid, null, $values['timestart'], $values['timeend'], $values['status']);
+            $ueid = (int) $DB->get_field('user_enrolments', 'id', ['enrolid' => $instance->id, 'userid' => $userid], MUST_EXIST);
+        } else if ($plan['result'] === 'updated') {
+            $plugin->update_user_enrol($instance, $userid, $values['status'] ?? null, $values['timestart'] ?? null,
+                $values['timeend'] ?? null);
+        }
+        $assigned = [];
+        foreach ($plan['roleids'] as $roleid) {
+            if (empty($heldroles[$roleid])) {
+                role_assign($roleid, $userid, $target->context->id, '', 0);
+                $heldroles[$roleid] = true;
+                $assigned[] = $roleid;
+            }
+        }
+        return ['userid' => $userid, 'ueid' => $ueid, 'result' => $plan['result'], 'rolesassigned' => $assigned];
+    }
+
+    /**
+     * Return structure.
+     *
+     * @return external_multiple_structure
+     */
+    public static function execute_returns(): external_multiple_structure {
+        return new external_multiple_structure(new external_single_structure([
+            'userid' => new external_value(PARAM_INT, 'User id'),
+            'ueid' => new external_value(PARAM_INT, 'Id of the manual user enrolment'),
+            'result' => new external_value(PARAM_ALPHA, 'created, updated or unchanged'),
+            'rolesassigned' => new external_multiple_structure(new external_value(PARAM_INT, 'Role id newly assigned')),
+        ]));
+    }
+}

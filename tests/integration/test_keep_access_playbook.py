@@ -1,0 +1,183 @@
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The real ansible-playbook over a two-site inventory built by cemu.moodle.courses.
+
+Site A is the simulator's `demo` fixture (NOM401 has no manual enrolment
+instance and must fail alone); site B the `recorded` fixture (KA1-KA3). The
+runs happen in order, once per module: --check --diff on the fresh sites,
+then the real run, then a second run that must change nothing.
+"""
+
+import csv
+import datetime
+import os
+import stat
+import zoneinfo
+
+import pytest
+
+from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleClient
+from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import KeepAccessApi
+from tests.demo import runner
+from tests.simulator import Simulator
+
+END = datetime.date(datetime.date.today().year + 1, 6, 30)
+ZONE = zoneinfo.ZoneInfo('Europe/Berlin')  # the simulated site's time zone
+SITE_A_COURSES = {'DB101', 'COH201', 'MIX301', 'NOM401'}
+SITE_B_COURSES = {'KA1', 'KA2', 'KA3'}
+ALL_COURSES = SITE_A_COURSES | SITE_B_COURSES
+TOKENS = {'site_a': 'integration-token-site-a-0001', 'site_b': 'integration-token-site-b-0002'}
+
+
+class Site:
+    def __init__(self, group, fixture, tmp):
+        self.group = group
+        self.token = TOKENS[group]
+        self.sim = Simulator(version='4.5', fixture=fixture, token=self.token)
+        self.sim.start()
+        self.api = KeepAccessApi(MoodleClient(self.sim.url, self.token))
+
+    def enrolments(self, shortname):
+        course = self.api.find_course(shortname, by='shortname')
+        return self.api.read_course_enrolments(course['id'])
+
+
+@pytest.fixture(scope='module')
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('keep_access')
+    sites = {'site_a': Site('site_a', 'demo', tmp), 'site_b': Site('site_b', 'recorded', tmp)}
+    inventory = str(tmp / 'inventory')
+    for group, site in sites.items():
+        runner.write_site(inventory, site.sim.url, group, {
+            'moodle_token': site.token,
+            'keep_access_end': END.isoformat(),
+            'keep_access_backup_dir': str(tmp / 'backups'),
+            'keep_access_report_dir': str(tmp / 'reports' / 'run'),
+        }, extra={'shortname_pattern': '^KA[1-3]$'} if group == 'site_b' else None)
+    world = {'tmp': tmp, 'sites': sites, 'inventory': inventory, 'runs': {}}
+    yield world
+    for site in sites.values():
+        site.sim.stop()
+
+
+def run(world, name, *args):
+    """Each named run happens once, in the order the tests ask for them."""
+    if name not in world['runs']:
+        report_dir = str(world['tmp'] / 'reports' / name)
+        code, output = runner.run_playbook(world['inventory'], '-e', 'keep_access_report_dir=' + report_dir, *args)
+        world['runs'][name] = {'code': code, 'output': output, 'recap': runner.recap(output),
+                               'report_dir': report_dir}
+    return world['runs'][name]
+
+
+def check_run(world):
+    sites = world['sites']
+    before = dict((g, s.sim.state()) for g, s in sites.items())
+    result = run(world, 'check', '--check', '--diff')
+    result['unchanged'] = all(sites[g].sim.state() == before[g] for g in sites)
+    return result
+
+
+def first_run(world):
+    check_run(world)
+    return run(world, 'first')
+
+
+def second_run(world):
+    first_run(world)
+    return run(world, 'second')
+
+
+def by_course(report):
+    return dict((c['course'], c) for c in report['courses'])
+
+
+def test_check_mode_changes_nothing_and_shows_who_would_be_converted(world):
+    result = check_run(world)
+    assert result['unchanged'], 'a --check run changed the simulated Moodle'
+    assert set(result['recap']) == ALL_COURSES
+    assert 'student0001' in result['output'], 'the diff names the users who would be converted'
+    report = runner.load_report(result['report_dir'])
+    assert report['check_mode'] is True
+    assert by_course(report)['DB101']['converted'] == 13
+    assert by_course(report)['DB101']['backup_file'] is None
+    assert not os.path.exists(str(world['tmp'] / 'backups')), 'check mode kept a backup'
+
+
+def test_failing_course_fails_alone_with_a_clear_message(world):
+    result = first_run(world)
+    recap = result['recap']
+    assert result['code'] != 0
+    assert recap['NOM401']['failed'] == 1
+    assert all(recap[c]['failed'] == 0 for c in ALL_COURSES - {'NOM401'})
+    assert all(recap[c]['changed'] > 0 for c in ALL_COURSES - {'NOM401'})
+    assert 'NOM401' in result['output'] and 'no enabled manual enrolment instance' in result['output']
+
+
+def test_end_date_is_set_on_the_converted_students(world):
+    first_run(world)
+    enrolments = world['sites']['site_a'].enrolments('DB101')
+    manual = manual_student_enrolments(enrolments)
+    end = int(datetime.datetime.combine(END, datetime.time(23, 59, 59), ZONE).timestamp())
+    assert len(manual) == 12 and all(ue['timeend'] == end and ue['status'] == 0 for ue in manual)
+
+
+def manual_student_enrolments(enrolments):
+    students = set(ra['userid'] for ra in enrolments['roleassignments'] if ra['roleshortname'] == 'student')
+    manual = set(i['id'] for i in enrolments['instances'] if i['enrol'] == 'manual')
+    return [ue for ue in enrolments['userenrolments'] if ue['enrolid'] in manual and ue['userid'] in students]
+
+
+def test_report_lists_every_course_totals_and_the_failure(world):
+    result = first_run(world)
+    report = runner.load_report(result['report_dir'])
+    courses = by_course(report)
+    assert set(courses) == ALL_COURSES
+    assert courses['NOM401']['status'] == 'failed'
+    assert 'no enabled manual enrolment instance' in courses['NOM401']['message']
+    assert courses['KA1']['converted'] == 32 and courses['KA1']['end_dates_set'] == 30
+    assert courses['KA1']['site'] == world['sites']['site_b'].sim.url
+    assert os.path.basename(courses['DB101']['backup_file']).startswith('enrolments-')
+    assert report['totals']['courses'] == 7 and report['totals']['failed'] == 1
+    assert report['totals']['converted'] == sum(c['converted'] for c in courses.values())
+    assert [f['course'] for f in report['failed']] == ['NOM401']
+
+
+def test_report_files_are_private_and_csv_matches_json(world):
+    result = first_run(world)
+    json_path, csv_path = runner.report_files(result['report_dir'])
+    for path in (json_path, csv_path):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(result['report_dir']).st_mode) == 0o700
+    with open(csv_path) as handle:
+        rows = dict((r['course'], r) for r in csv.DictReader(handle))
+    courses = by_course(runner.load_report(result['report_dir']))
+    assert set(rows) == ALL_COURSES
+    for name, course in courses.items():
+        assert int(rows[name]['converted']) == course['converted']
+        assert rows[name]['status'] == course['status']
+    for site in world['sites'].values():
+        for path in (json_path, csv_path):
+            with open(path) as handle:
+                assert site.token not in handle.read()
+    assert 'integration-token' not in result['output']
+
+
+def test_second_run_changes_nothing(world):
+    result = second_run(world)
+    recap = result['recap']
+    assert all(recap[c]['changed'] == 0 for c in ALL_COURSES), recap
+    assert recap['NOM401']['failed'] == 1
+    report = runner.load_report(result['report_dir'])
+    assert report['totals']['changed'] == 0 and report['totals']['ok'] == 6
+
+
+def test_students_keep_access_after_the_source_drops_them(world):
+    second_run(world)
+    site = world['sites']['site_b']
+    site.sim.drop_from_source('KA3')
+    after = site.enrolments('KA3')
+    automatic = [ue for ue in after['userenrolments'] if ue['enrol'] in ('database', 'cohort')]
+    kept = manual_student_enrolments(after)
+    assert automatic == []
+    assert len([ue for ue in kept if ue['status'] == 0]) == 22  # 10 database + 8 cohort + 4 manual, active

@@ -1,0 +1,202 @@
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Inventory plugin cemu.moodle.courses against a scripted Moodle client.
+
+The client stands in for Moodle with answers shaped like the recordings of
+core_course_get_courses_by_field and core_course_get_categories; the end-to-end
+run over HTTP is in tests/integration/test_inventory_courses.py.
+"""
+
+import os
+
+import pytest
+
+from ansible.errors import AnsibleParserError
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader, inventory_loader
+from ansible.utils.collection_loader import AnsibleCollectionConfig
+
+from tests.collection_path import collections_root
+
+if not AnsibleCollectionConfig.collection_finder:
+    init_plugin_loader([collections_root()])  # the inventory manager loads plugins by collection name
+
+from ansible_collections.cemu.moodle.plugins.inventory import courses as plugin  # noqa: E402
+
+TOKEN = 'unit-secret-token-0123456789'
+URL = 'https://moodle.example.edu'
+
+
+def course(cid, shortname, category, methods, idnumber='', visible=1):
+    return {'id': cid, 'shortname': shortname, 'fullname': shortname + ' course', 'idnumber': idnumber,
+            'categoryid': category, 'categoryname': 'Category %d' % category, 'visible': visible,
+            'enrollmentmethods': methods, 'format': 'topics', 'summary': 'not copied'}
+
+
+SITE_COURSES = [
+    {'id': 1, 'shortname': 'site', 'fullname': 'Site', 'idnumber': '', 'categoryid': 0, 'categoryname': '',
+     'visible': 1, 'enrollmentmethods': [], 'format': 'site'},
+    course(2, 'KA1', 2, ['manual', 'database'], idnumber='KA-2026-1'),
+    course(3, 'KA2', 2, ['manual', 'cohort'], idnumber='KA-2026-2'),
+    course(4, 'KA3', 3, ['manual', 'database', 'cohort'], idnumber='KA-2025-3'),
+    course(5, 'MANUAL', 2, ['manual']),
+    course(6, 'HIDDEN', 3, ['database'], visible=0),
+]
+CATEGORY_TREE = {2: [2, 3], 3: [3]}
+
+
+class FakeClient:
+    calls = []
+
+    def __init__(self, url, token, **options):
+        self.url = url.rstrip('/')
+        FakeClient.calls.append(('connect', url, token, options))
+
+    def site_info(self):
+        return {'siteid': 1, 'release': '4.5 (Build: 20241007)'}
+
+    def call(self, function, params=None, idempotent=False):
+        FakeClient.calls.append((function, params))
+        if function == 'core_course_get_categories':
+            root = params['criteria'][0]['value']
+            return [{'id': cid} for cid in CATEGORY_TREE.get(root, [])]
+        if function == 'core_course_get_courses_by_field':
+            if not params:
+                return {'courses': SITE_COURSES, 'warnings': []}
+            assert params['field'] == 'category'
+            return {'courses': [c for c in SITE_COURSES if c['categoryid'] == params['value']], 'warnings': []}
+        raise AssertionError('unexpected call ' + function)
+
+
+@pytest.fixture(autouse=True)
+def fake_client(monkeypatch):
+    FakeClient.calls = []
+    monkeypatch.setattr(plugin, 'MoodleClient', FakeClient)
+    monkeypatch.delenv('MOODLE_TOKEN', raising=False)
+    monkeypatch.delenv('MOODLE_URL', raising=False)
+
+
+def load(tmp_path, body, name='site.courses.yml'):
+    path = tmp_path / name
+    path.write_text('plugin: cemu.moodle.courses\n' + body)
+    return InventoryManager(loader=DataLoader(), sources=[str(path)])
+
+
+def hosts(inventory, group='all'):
+    return sorted(h.name for h in inventory.get_hosts(group))
+
+
+def test_default_lists_visible_courses_with_enabled_database_or_cohort_enrolments(tmp_path):
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: %s\n' % (URL, TOKEN))
+    assert hosts(inv) == ['KA1', 'KA2', 'KA3']
+    assert hosts(inv, 'moodle_example_edu') == ['KA1', 'KA2', 'KA3']
+
+
+def test_host_vars_name_the_course_and_site_but_not_the_token(tmp_path):
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: %s\n' % (URL, TOKEN))
+    hostvars = inv.get_host('KA3').get_vars()
+    assert hostvars['moodle_course'] == 4
+    assert hostvars['moodle_course_shortname'] == 'KA3'
+    assert hostvars['moodle_course_idnumber'] == 'KA-2025-3'
+    assert hostvars['moodle_course_category'] == 3
+    assert hostvars['moodle_course_methods'] == ['cohort', 'database', 'manual']
+    assert hostvars['moodle_url'] == URL
+    assert TOKEN not in repr(hostvars)
+    assert 'summary' not in repr(hostvars)
+
+
+def test_token_and_url_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv('MOODLE_URL', URL)
+    monkeypatch.setenv('MOODLE_TOKEN', TOKEN)
+    inv = load(tmp_path, '')
+    assert hosts(inv) == ['KA1', 'KA2', 'KA3']
+    assert FakeClient.calls[0][1:3] == (URL, TOKEN)
+
+
+def test_categories_with_and_without_subcategories(tmp_path):
+    with_sub = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\ncategories: [2]\n' % URL)
+    assert hosts(with_sub) == ['KA1', 'KA2', 'KA3']
+    only_two = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\ncategories: [2]\ninclude_subcategories: false\n' % URL)
+    assert hosts(only_two) == ['KA1', 'KA2']
+
+
+def test_patterns_hidden_courses_and_methods(tmp_path):
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\nidnumber_pattern: "^KA-2026-"\n' % URL)
+    assert hosts(inv) == ['KA1', 'KA2']
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\nshortname_pattern: "3$"\n' % URL)
+    assert hosts(inv) == ['KA3']
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\ninclude_hidden: true\nmethods: [database]\n' % URL)
+    assert hosts(inv) == ['HIDDEN', 'KA1', 'KA3']
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\nmethods: []\n' % URL)
+    assert hosts(inv) == ['KA1', 'KA2', 'KA3', 'MANUAL']
+
+
+def test_invalid_pattern_names_the_option(tmp_path):
+    with pytest.raises(AnsibleParserError, match="idnumber_pattern '\\(' is not a valid regular expression"):
+        plugin.compile_pattern('idnumber_pattern', '(')
+
+
+def test_constructed_groups_keyed_groups_and_compose(tmp_path):
+    inv = load(tmp_path, (
+        'moodle_url: %s\nmoodle_token: t\nsite_group: main\n'
+        'groups:\n  cohort_courses: "\'cohort\' in moodle_course_methods"\n'
+        'keyed_groups:\n  - key: moodle_course_category | string\n    prefix: category\n'
+        'compose:\n  keep_access_end: "\'2027-03-31\' if moodle_course == 4 else \'2026-12-31\'"\n') % URL)
+    assert hosts(inv, 'main') == ['KA1', 'KA2', 'KA3']
+    assert hosts(inv, 'cohort_courses') == ['KA2', 'KA3']
+    assert hosts(inv, 'category_2') == ['KA1', 'KA2']
+    assert inv.get_host('KA3').get_vars()['keep_access_end'] == '2027-03-31'
+    assert inv.get_host('KA1').get_vars()['keep_access_end'] == '2026-12-31'
+
+
+def test_site_group_name_from_the_url():
+    assert plugin.site_group_name('https://Moodle.Example.edu/') == 'moodle_example_edu'
+    assert plugin.site_group_name('http://127.0.0.1:8765') == 'site_127_0_0_1_8765'
+    assert plugin.site_group_name('https://lms.example.org/moodle') == 'lms_example_org_moodle'
+
+
+def test_two_sites_in_one_inventory_directory(tmp_path):
+    (tmp_path / 'a.courses.yml').write_text(
+        'plugin: cemu.moodle.courses\nmoodle_url: https://a.example.edu\nmoodle_token: t\nsite_group: site_a\n')
+    (tmp_path / 'b.courses.yml').write_text(
+        'plugin: cemu.moodle.courses\nmoodle_url: https://b.example.edu\nmoodle_token: t\nsite_group: site_b\n'
+        'host_prefix: "b_"\n')
+    inv = InventoryManager(loader=DataLoader(), sources=[str(tmp_path)])
+    assert hosts(inv, 'site_a') == ['KA1', 'KA2', 'KA3']
+    assert hosts(inv, 'site_b') == ['b_KA1', 'b_KA2', 'b_KA3']
+    assert inv.get_host('b_KA1').get_vars()['moodle_url'] == 'https://b.example.edu'
+
+
+def test_same_shortname_on_two_sites_without_prefix_is_refused(tmp_path):
+    plugin_inv = inventory_loader.get('cemu.moodle.courses')
+    for name, url in (('a.courses.yml', 'https://a.example.edu'), ('b.courses.yml', 'https://b.example.edu')):
+        (tmp_path / name).write_text('plugin: cemu.moodle.courses\nmoodle_url: %s\nmoodle_token: t\n' % url)
+    inventory = InventoryManager(loader=DataLoader(), sources=[])
+    plugin_inv.parse(inventory._inventory, DataLoader(), str(tmp_path / 'a.courses.yml'), cache=False)
+    with pytest.raises(AnsibleParserError, match="host 'KA1' is a course of https://a.example.edu and of "
+                                                 "https://b.example.edu; set host_prefix"):
+        plugin_inv.parse(inventory._inventory, DataLoader(), str(tmp_path / 'b.courses.yml'), cache=False)
+
+
+def test_only_files_named_courses_yml_are_taken(tmp_path):
+    good = tmp_path / 'main.courses.yml'
+    other = tmp_path / 'hosts.yml'
+    good.write_text('plugin: cemu.moodle.courses\n')
+    other.write_text('plugin: cemu.moodle.courses\n')
+    module = plugin.InventoryModule()
+    assert module.verify_file(str(good))
+    assert not module.verify_file(str(other))
+
+
+def test_cache_answers_the_second_parse_without_calling_moodle(tmp_path):
+    body = ('moodle_url: %s\nmoodle_token: t\ncache: true\ncache_plugin: ansible.builtin.jsonfile\n'
+            'cache_connection: %s\ncache_timeout: 600\n') % (URL, tmp_path / 'cache')
+    first = load(tmp_path, body)
+    calls_after_first = len(FakeClient.calls)
+    assert hosts(first) == ['KA1', 'KA2', 'KA3']
+    assert os.listdir(str(tmp_path / 'cache'))
+    second = load(tmp_path, body)
+    assert hosts(second) == ['KA1', 'KA2', 'KA3']
+    assert len(FakeClient.calls) == calls_after_first
+    assert TOKEN not in ''.join(p.read_text() for p in (tmp_path / 'cache').iterdir())

@@ -1,0 +1,185 @@
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""MoodleModule: options, errors -> fail_json naming the course (never the token), diff."""
+
+import json
+
+import pytest
+import yaml
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.cemu.moodle.plugins.doc_fragments import connection as connection_fragment
+from ansible_collections.cemu.moodle.plugins.doc_fragments import course as course_fragment
+from ansible_collections.cemu.moodle.plugins.module_utils import module_base
+from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import COURSE_LOOKUP_FUNCTION, GET_ENROLMENTS_FUNCTION
+from ansible_collections.cemu.moodle.plugins.module_utils.module_base import (
+    MoodleModule,
+    connection_argument_spec,
+    course_argument_spec,
+)
+from tests.unit.http_fixtures import StubMoodle, moodle_exception
+
+COURSES = [{'id': 2, 'shortname': 'KA1', 'idnumber': 'KA-2026-1', 'fullname': 'Keep access 1'}]
+
+
+@pytest.fixture
+def stub():
+    with StubMoodle() as server:
+        server.on(COURSE_LOOKUP_FUNCTION, lambda params: {
+            'courses': [course for course in COURSES if str(course[params['field']]) == params['value']],
+            'warnings': []})
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def no_moodle_environment(monkeypatch):
+    for name in ('MOODLE_URL', 'MOODLE_TOKEN', 'MOODLE_VALIDATE_CERTS', 'MOODLE_CA_PATH'):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_module(args, body, capsys, **module_options):
+    """Run ``body(MoodleModule)`` as a module would; return (exit code, result dict)."""
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exited:
+            body(MoodleModule(**module_options))
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+def stub_args(server, **extra):
+    args = {'moodle_url': server.url, 'moodle_token': server.token, 'course': 'KA1'}
+    args.update(extra)
+    return args
+
+
+def test_resolves_the_course_and_exits_with_the_result(stub, capsys):
+    code, result = run_module(stub_args(stub), lambda mm: mm.exit(False, course=mm.course), capsys)
+    assert code == 0
+    assert result['changed'] is False
+    assert result['course'] == COURSES[0]
+
+
+def test_moodle_error_fails_naming_the_course_never_the_token(stub, capsys):
+    token = stub.token
+    stub.on(GET_ENROLMENTS_FUNCTION, lambda params: moodle_exception(
+        'nopermissions', 'Sorry, but you do not currently have permissions to do that (Review course enrolments).',
+        debuginfo='token %s' % token))
+
+    def body(mm):
+        with mm.moodle_errors():
+            mm.api.read_course_enrolments(mm.course['id'])
+
+    code, result = run_module(stub_args(stub), body, capsys)
+    assert code == 1
+    assert result['failed'] is True
+    assert result['msg'].startswith("course 'KA1' (id 2): local_keepaccess_get_course_enrolments:")
+    assert "capability 'Review course enrolments'" in result['msg']
+    assert result['errorcode'] == 'nopermissions'
+    assert token not in json.dumps(result)
+
+
+def test_course_not_found_fails_with_the_lookup_message(stub, capsys):
+    code, result = run_module(stub_args(stub, course='NOPE'), lambda mm: mm.course, capsys)
+    assert code == 1
+    assert "course 'NOPE' not found (looked up by shortname, idnumber)" in result['msg']
+    assert not result['msg'].startswith("course 'NOPE': ")
+
+
+def test_wrong_token_fails_with_a_clear_message(stub, capsys):
+    code, result = run_module(stub_args(stub, moodle_token='0' * 32), lambda mm: mm.course, capsys)
+    assert code == 1
+    assert 'moodle_token' in result['msg']
+    assert '0' * 32 not in json.dumps(result)
+
+
+def test_url_without_scheme_fails_naming_moodle_url(capsys):
+    code, result = run_module({'moodle_url': 'moodle.example.edu', 'moodle_token': 'x' * 32, 'course': 'KA1'},
+                              lambda mm: mm.client, capsys)
+    assert code == 1
+    assert 'moodle_url' in result['msg'] and 'https://' in result['msg']
+
+
+def test_connection_options_come_from_the_environment(stub, capsys, monkeypatch):
+    monkeypatch.setenv('MOODLE_URL', stub.url)
+    monkeypatch.setenv('MOODLE_TOKEN', stub.token)
+    monkeypatch.setenv('MOODLE_VALIDATE_CERTS', 'false')
+    monkeypatch.setenv('MOODLE_CA_PATH', '/etc/ssl/certs/ca-certificates.crt')
+
+    def body(mm):
+        mm.exit(False, course=mm.course, validate_certs=mm.client.validate_certs, ca_path=mm.client.ca_path)
+
+    code, result = run_module({'course': 'KA1'}, body, capsys)
+    assert code == 0
+    assert result['course']['id'] == 2
+    assert result['validate_certs'] is False
+    assert result['ca_path'] == '/etc/ssl/certs/ca-certificates.crt'
+
+
+def test_validate_certs_is_on_by_default(stub, capsys):
+    code, result = run_module(stub_args(stub), lambda mm: mm.exit(False, verify=mm.client.validate_certs), capsys)
+    assert result['verify'] is True
+
+
+@pytest.mark.parametrize('option', ['batch_size', 'timeout', 'max_input_vars'])
+def test_nonsense_limits_fail_naming_the_option(stub, capsys, option):
+    code, result = run_module(stub_args(stub, **{option: 0}), lambda mm: mm.exit(False), capsys)
+    assert code == 1
+    assert result['msg'].startswith(option)
+
+
+def test_missing_requests_library_fails_with_missing_required_lib(stub, capsys, monkeypatch):
+    monkeypatch.setattr(module_base, 'HAS_REQUESTS', False)
+    code, result = run_module(stub_args(stub), lambda mm: mm.exit(False), capsys)
+    assert code == 1
+    assert 'Failed to import the required Python library (requests)' in result['msg']
+
+
+def test_missing_jmespath_fails_only_for_modules_that_need_it(stub, capsys, monkeypatch):
+    monkeypatch.setattr(module_base, 'HAS_JMESPATH', False)
+    code, _result = run_module(stub_args(stub), lambda mm: mm.exit(False), capsys)
+    assert code == 0
+    code, result = run_module(stub_args(stub), lambda mm: mm.exit(False), capsys, needs_jmespath=True)
+    assert code == 1
+    assert '(jmespath)' in result['msg']
+
+
+def test_diff_only_in_diff_mode(stub, capsys):
+    def body(mm):
+        mm.exit(True, before={'student1': {'timeend': 0}}, after={'student1': {'timeend': 1788220799}})
+
+    _code, result = run_module(stub_args(stub, _ansible_diff=True), body, capsys)
+    assert result['diff'] == {'before': {'student1': {'timeend': 0}}, 'after': {'student1': {'timeend': 1788220799}}}
+    _code, result = run_module(stub_args(stub), body, capsys)
+    assert 'diff' not in result
+
+
+def test_module_without_course_options(stub, capsys):
+    args = {'moodle_url': stub.url, 'moodle_token': stub.token}
+    code, result = run_module(args, lambda mm: mm.exit(False, label=mm.course_label()), capsys, with_course=False)
+    assert code == 0 and result['label'] == ''
+
+
+def test_check_mode_is_supported_by_default(stub, capsys):
+    _code, result = run_module(stub_args(stub, _ansible_check_mode=True),
+                               lambda mm: mm.exit(False, check=mm.check_mode), capsys)
+    assert result['check'] is True
+
+
+# --- doc fragments document exactly the argument spec ---------------------------------
+
+@pytest.mark.parametrize('fragment, spec', [
+    (connection_fragment, connection_argument_spec()),
+    (course_fragment, course_argument_spec()),
+])
+def test_doc_fragment_matches_the_argument_spec(fragment, spec):
+    documented = yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)['options']
+    assert set(documented) == set(spec)
+    for name, option in spec.items():
+        doc = documented[name]
+        assert doc['type'] == option['type'], name
+        assert doc.get('default') == option.get('default'), name
+        assert doc.get('required', False) == option.get('required', False), name
+        assert doc.get('choices') == option.get('choices'), name
+        assert bool(doc.get('no_log')) is False  # no_log is not a documentation key
+        for variable in (option.get('fallback') or (None, []))[1]:
+            assert 'E(%s)' % variable in ' '.join(doc['description']), name

@@ -1,0 +1,253 @@
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restore planning: Moodle's merge rules (restore with ENROL_NEVER), our deviations, undo."""
+
+import copy
+
+import pytest
+
+from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
+    ACTIVE, SUSPENDED, CourseState, PlanError, backup_from_state, plan_restore, plan_undo)
+from tests.unit.test_plan_fixtures import (
+    COHORT, DATABASE, DISABLED_MANUAL, MANUAL, SITE, STUDENT, TEACHER, answer, apply_rows, instance, ra,
+    remove_rows, ue)
+
+U = 21  # the user every merge case is about
+
+
+def backup_of(course_answer, methods=('database', 'cohort')):
+    return backup_from_state(CourseState.from_api(course_answer), list(methods), SITE, '2026-08-20T10:00:00Z')
+
+
+def restore(course_answer, backup, **options):
+    return plan_restore(backup, CourseState.from_api(course_answer), **options)
+
+
+# (name, existing manual enrolment or None, backed-up rows [(instance, status, timestart, timeend)],
+#  expected category, expected manual enrolment afterwards (status, timestart, timeend))
+MERGE_CASES = [
+    ('new from one active row', None, [(DATABASE, ACTIVE, 100, 0)],
+     'created', (ACTIVE, 100, 0)),
+    ('new: earliest start and latest end of active rows', None,
+     [(DATABASE, ACTIVE, 100, 500), (COHORT, ACTIVE, 50, 400)], 'created', (ACTIVE, 50, 500)),
+    ('new: no end (0) beats any end', None,
+     [(DATABASE, ACTIVE, 100, 500), (COHORT, ACTIVE, 200, 0)], 'created', (ACTIVE, 100, 0)),
+    ('new: suspended rows do not widen an active merge', None,
+     [(DATABASE, ACTIVE, 100, 500), (COHORT, SUSPENDED, 10, 0)], 'created', (ACTIVE, 100, 500)),
+    ('new: active if any row is active, in either order', None,
+     [(DATABASE, SUSPENDED, 0, 0), (COHORT, ACTIVE, 300, 900)], 'created', (ACTIVE, 300, 900)),
+    ('new: all rows suspended gives a suspended enrolment', None,
+     [(DATABASE, SUSPENDED, 100, 500), (COHORT, SUSPENDED, 50, 0)], 'created', (SUSPENDED, 50, 0)),
+    ('active manual + active row: earlier start taken', (ACTIVE, 300, 600), [(DATABASE, ACTIVE, 100, 500)],
+     'updated', (ACTIVE, 100, 600)),
+    ('active manual + active row without end: end removed', (ACTIVE, 300, 600), [(DATABASE, ACTIVE, 400, 0)],
+     'updated', (ACTIVE, 300, 0)),
+    ('active manual without end keeps no end', (ACTIVE, 300, 0), [(DATABASE, ACTIVE, 100, 500)],
+     'updated', (ACTIVE, 100, 0)),
+    ('active manual + later end taken', (ACTIVE, 100, 500), [(DATABASE, ACTIVE, 100, 900)],
+     'updated', (ACTIVE, 100, 900)),
+    ('active manual already covering the row is unchanged', (ACTIVE, 50, 0), [(DATABASE, ACTIVE, 100, 500)],
+     'unchanged', (ACTIVE, 50, 0)),
+    ('a suspended row never changes an active manual enrolment', (ACTIVE, 300, 600),
+     [(DATABASE, SUSPENDED, 0, 0)], 'unchanged', (ACTIVE, 300, 600)),
+    ('deviation: a suspended manual enrolment stays suspended', (SUSPENDED, 300, 600),
+     [(DATABASE, ACTIVE, 0, 0)], 'kept_suspended', (SUSPENDED, 300, 600)),
+    ('suspended manual + suspended row stays as it is', (SUSPENDED, 300, 600),
+     [(COHORT, SUSPENDED, 0, 0)], 'kept_suspended', (SUSPENDED, 300, 600)),
+]
+
+
+def merge_answer(existing, rows):
+    enrolments = [ue(U, iid, status, start, end) for iid, status, start, end in rows]
+    if existing is not None:
+        enrolments.append(ue(U, MANUAL, *existing))
+    return answer(enrolments)
+
+
+@pytest.mark.parametrize('name,existing,rows,category,expected', MERGE_CASES, ids=[c[0] for c in MERGE_CASES])
+def test_merge_rules(name, existing, rows, category, expected):
+    course = merge_answer(existing, rows)
+    plan = restore(course, backup_of(course))
+    assert [u['userid'] for u in getattr(plan, category)] == [U]
+    after = CourseState.from_api(apply_rows(copy.deepcopy(course), plan.rows)).manual_enrolment(U)
+    assert (after['status'], after['timestart'], after['timeend']) == expected
+
+
+@pytest.mark.parametrize('name,existing,rows,category,expected', MERGE_CASES, ids=[c[0] for c in MERGE_CASES])
+def test_second_restore_changes_nothing(name, existing, rows, category, expected):
+    course = merge_answer(existing, rows)
+    backup = backup_of(course)
+    apply_rows(course, restore(course, backup).rows)
+    again = restore(course, backup)
+    assert again.rows == [] and not again.changed
+
+
+def test_rows_sent_carry_only_what_changes():
+    course = merge_answer((ACTIVE, 300, 600), [(DATABASE, ACTIVE, 100, 600)])
+    assert restore(course, backup_of(course)).rows == [{'userid': U, 'timestart': 100}]
+
+
+def test_row_of_a_disabled_instance_comes_back_suspended():
+    course = answer([ue(U, DATABASE, ACTIVE, 0, 0)],
+                    instances=[instance(MANUAL), instance(DATABASE, status=1)])
+    plan = restore(course, backup_of(course))
+    assert plan.rows == [{'userid': U, 'status': SUSPENDED, 'timestart': 0, 'timeend': 0}]
+
+
+def test_roles_held_through_converted_enrolments_get_manual_copies():
+    course = answer([ue(1, DATABASE), ue(2, COHORT), ue(3, DATABASE)],
+                    [ra(1, STUDENT, DATABASE), ra(2, STUDENT, COHORT), ra(3, TEACHER, DATABASE),
+                     ra(3, STUDENT, DATABASE)])
+    plan = restore(course, backup_of(course))
+    assert {r['userid']: r['roleids'] for r in plan.rows} == {1: [STUDENT], 2: [STUDENT], 3: [TEACHER, STUDENT]}
+    assert plan.assigned_roles == [{'userid': 1, 'roleid': STUDENT}, {'userid': 2, 'roleid': STUDENT},
+                                   {'userid': 3, 'roleid': TEACHER}, {'userid': 3, 'roleid': STUDENT}]
+
+
+def test_manual_role_already_held_is_not_sent_again():
+    course = answer([ue(1, DATABASE), ue(1, MANUAL)], [ra(1, STUDENT, DATABASE), ra(1, STUDENT)])
+    plan = restore(course, backup_of(course))
+    assert plan.rows == [] and [u['userid'] for u in plan.unchanged] == [1]
+
+
+def test_kept_suspended_user_still_gets_the_role_copy():
+    course = answer([ue(1, DATABASE), ue(1, MANUAL, SUSPENDED)], [ra(1, STUDENT, DATABASE)])
+    plan = restore(course, backup_of(course))
+    assert plan.rows == [{'userid': 1, 'roleids': [STUDENT]}]
+    assert [u['userid'] for u in plan.kept_suspended] == [1]
+
+
+def test_role_copy_alone_makes_an_active_manual_enrolment_updated():
+    course = answer([ue(1, DATABASE), ue(1, MANUAL)], [ra(1, STUDENT, DATABASE)])
+    plan = restore(course, backup_of(course))
+    assert [u['userid'] for u in plan.updated] == [1] and plan.updated_enrolments == []
+
+
+def test_roles_filter_selects_users_and_the_roles_copied():
+    course = answer([ue(1, DATABASE), ue(3, DATABASE), ue(4, DATABASE)],
+                    [ra(1, STUDENT, DATABASE), ra(3, TEACHER, DATABASE), ra(3, STUDENT, DATABASE)])
+    plan = restore(course, backup_of(course), roles=['editingteacher'])
+    assert plan.rows == [{'userid': 3, 'status': ACTIVE, 'timestart': 0, 'timeend': 0, 'roleids': [TEACHER]}]
+
+
+def test_user_without_roles_is_restored_only_without_roles_filter():
+    course = answer([ue(4, DATABASE)])
+    assert [r['userid'] for r in restore(course, backup_of(course)).rows] == [4]
+    assert restore(course, backup_of(course), roles=['student']).rows == []
+
+
+def test_unknown_role_in_filter_is_refused_naming_the_option():
+    course = answer([ue(1, DATABASE)], [ra(1, STUDENT, DATABASE)])
+    with pytest.raises(PlanError) as err:
+        restore(course, backup_of(course), roles=['studnet'])
+    assert err.value.option == 'roles' and "'studnet'" in str(err.value)
+
+
+def test_deleted_users_are_skipped():
+    course = answer([ue(1, DATABASE, deleted=1), ue(2, DATABASE)], [ra(1, STUDENT, DATABASE)])
+    plan = restore(course, backup_of(course))
+    assert plan.skipped == [{'userid': 1, 'username': 'user1', 'reason': 'deleted'}]
+    assert [r['userid'] for r in plan.rows] == [2]
+
+
+def test_users_dropped_by_the_source_are_restored_from_the_backup():
+    course = answer([ue(1, DATABASE, timestart=100, timeend=900), ue(2, COHORT)],
+                    [ra(1, STUDENT, DATABASE), ra(2, STUDENT, COHORT)])
+    backup = backup_of(course)
+    dropped = answer([])
+    plan = restore(dropped, backup)
+    assert [(u['userid'], u['username']) for u in plan.created] == [(1, 'user1'), (2, 'user2')]
+    assert plan.rows[0] == {'userid': 1, 'status': ACTIVE, 'timestart': 100, 'timeend': 900, 'roleids': [STUDENT]}
+
+
+def test_query_selects_backup_rows():
+    course = answer([ue(1, DATABASE, timestart=100), ue(1, COHORT, timestart=50), ue(2, COHORT)])
+    plan = restore(course, backup_of(course), query="[?enrol == 'database']")
+    assert plan.rows == [{'userid': 1, 'status': ACTIVE, 'timestart': 100, 'timeend': 0}]
+
+
+@pytest.mark.parametrize('query', ['[?enrol ==', 'length(@)', '[].userid'])
+def test_query_that_does_not_give_rows_is_refused(query):
+    course = answer([ue(1, DATABASE)])
+    with pytest.raises(PlanError) as err:
+        restore(course, backup_of(course), query=query)
+    assert err.value.option == 'query' and query in str(err.value)
+
+
+def test_backed_up_role_missing_from_the_site_is_refused():
+    course = answer([ue(1, DATABASE)], [ra(1, STUDENT, DATABASE)])
+    backup = backup_of(course)
+    backup['enrolments'][0]['roles'][0]['roleid'] = 77
+    with pytest.raises(PlanError, match="id 77.*user1.*KA1"):
+        restore(course, backup)
+
+
+def test_plan_without_manual_instance_creates_everyone():
+    course = answer([ue(1, DATABASE)], instances=[instance(DATABASE)])
+    assert [u['userid'] for u in restore(course, backup_of(course)).created] == [1]
+
+
+def test_disabled_manual_instance_is_used_once_enabled():
+    course = answer([ue(1, DATABASE), ue(1, DISABLED_MANUAL, timestart=5)],
+                    instances=[instance(DISABLED_MANUAL, status=1), instance(DATABASE)])
+    state = CourseState.from_api(course)
+    assert state.manual_instance is None
+    plan = plan_restore(backup_of(course), state, manual_instance=state.manual_instance_after_ensure())
+    assert [u['userid'] for u in plan.updated] == [1] and plan.rows == [{'userid': 1, 'timestart': 0}]
+
+
+def test_diff_shows_each_changed_user_before_and_after():
+    course = answer([ue(1, DATABASE), ue(2, DATABASE), ue(2, MANUAL, timestart=50)],
+                    [ra(1, STUDENT, DATABASE)])
+    diff = restore(course, backup_of(course)).diff
+    assert diff['before'] == {'user2': {'status': 'active', 'timestart': 50, 'timeend': 0, 'roles': []}}
+    assert diff['after'] == {'user1': {'status': 'active', 'timestart': 0, 'timeend': 0, 'roles': ['student']},
+                             'user2': {'status': 'active', 'timestart': 0, 'timeend': 0, 'roles': []}}
+
+
+def test_drop_user_moves_a_planned_user_to_skipped():
+    course = answer([ue(1, DATABASE), ue(2, DATABASE)], [ra(1, STUDENT, DATABASE)])
+    plan = restore(course, backup_of(course))
+    plan.drop_user(1, 'deleted')
+    assert [r['userid'] for r in plan.rows] == [2] and plan.assigned_roles == []
+    assert plan.skipped == [{'userid': 1, 'username': 'user1', 'reason': 'deleted'}]
+    assert 'user1' not in plan.diff['after'] and plan.counts()['created'] == 1
+
+
+# ------------------------------------------------------------------ undo
+
+def restored_course():
+    """user1 new (database), user2 had an active manual enrolment that the restore widened, user3 untouched."""
+    course = answer([ue(1, DATABASE), ue(2, DATABASE, timestart=10), ue(2, MANUAL, timestart=50),
+                     ue(3, MANUAL), ue(3, DATABASE)],
+                    [ra(1, STUDENT, DATABASE), ra(2, STUDENT, DATABASE), ra(3, STUDENT), ra(3, STUDENT, DATABASE)])
+    plan = restore(course, backup_of(course))
+    apply_rows(course, plan.rows)
+    return course, plan.record_changes()
+
+
+def test_undo_removes_only_what_the_restore_created():
+    course, record = restored_course()
+    undo = plan_undo(record, CourseState.from_api(course))
+    assert undo.remove_rows == [{'userid': 1, 'unenrol': 1, 'roleids': [STUDENT]},
+                                {'userid': 2, 'unenrol': 0, 'roleids': [STUDENT]}]
+    assert undo.revert_rows == [{'userid': 2, 'timestart': 50}]
+    assert [u['userid'] for u in undo.removed] == [1]
+
+
+def test_undo_twice_changes_nothing_the_second_time():
+    course, record = restored_course()
+    undo = plan_undo(record, CourseState.from_api(course))
+    remove_rows(course, undo.remove_rows)
+    apply_rows(course, undo.revert_rows)
+    state = CourseState.from_api(course)
+    assert state.manual_enrolment(1) is None and state.manual_enrolment(2)['timestart'] == 50
+    assert state.manual_enrolment(3) is not None and state.manual_roleids(3) == {STUDENT}
+    assert not plan_undo(record, state).changed
+
+
+def test_undo_leaves_a_field_changed_since_the_restore():
+    course, record = restored_course()
+    [manual] = [u for u in course['userenrolments'] if u['userid'] == 2 and u['enrolid'] == MANUAL]
+    manual['timestart'] = 5
+    assert plan_undo(record, CourseState.from_api(course)).revert_rows == []

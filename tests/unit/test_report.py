@@ -1,0 +1,138 @@
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The keep_access run report: per-course records, totals, CSV and table."""
+
+import csv
+import io
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.cemu.moodle.plugins.filter.keep_access_report import (
+    CSV_COLUMNS, FilterModule, keep_access_course_result, keep_access_report)
+
+SITE = 'https://moodle.example.edu'
+
+BACKUP = {'changed': True, 'backup_written': True,
+          'backup_file': '/b/moodle.example.edu/course-2/enrolments-20260820T100000.000000Z.json',
+          'course': {'id': 2, 'shortname': 'KA1', 'idnumber': 'KA-2026-1', 'fullname': 'KA1'}}
+RESTORE = {'changed': True, 'backup_file': BACKUP['backup_file'],
+           'created': [{'userid': 5, 'username': 'student0001'}, {'userid': 6, 'username': 'student0002'}],
+           'updated': [{'userid': 7, 'username': 'student0003'}],
+           'unchanged': [{'userid': 8, 'username': 'teacher01'}],
+           'skipped': [{'userid': 9, 'username': 'student0009', 'reason': 'deleted'}],
+           'kept_suspended': [{'userid': 10, 'username': 'student0010'}]}
+END = {'changed': True, 'end': 1806537599, 'end_iso': '2027-03-31T23:59:59+02:00',
+       'changed_users': [{'userid': 5, 'username': 'student0001'}, {'userid': 6, 'username': 'student0002'}],
+       'counts': {'selected': 3, 'changed': 2, 'unchanged': 1}}
+
+
+def unchanged(result):
+    return dict(result, changed=False)
+
+
+def test_course_result_counts_converted_end_dates_and_skipped_users_with_reasons():
+    record = keep_access_course_result(BACKUP, RESTORE, END, course='KA1', site=SITE)
+    assert record['status'] == 'changed'
+    assert (record['course_id'], record['converted'], record['created'], record['updated']) == (2, 3, 2, 1)
+    assert record['end_dates_set'] == 2
+    assert record['end'] == '2027-03-31T23:59:59+02:00'
+    assert record['backup_file'] == BACKUP['backup_file']
+    assert record['skipped'] == [{'username': 'student0009', 'reason': 'deleted'},
+                                 {'username': 'student0010', 'reason': 'kept_suspended'}]
+
+
+def test_course_result_is_ok_when_no_step_changed_anything():
+    record = keep_access_course_result(unchanged(BACKUP), unchanged(RESTORE), unchanged(END), course='KA1', site=SITE)
+    assert record['status'] == 'ok'
+
+
+def test_check_mode_reports_no_backup_file_because_it_was_temporary():
+    record = keep_access_course_result(BACKUP, RESTORE, END, course='KA1', site=SITE, check_mode=True)
+    assert record['backup_file'] is None
+    assert record['converted'] == 3
+
+
+def test_failed_course_keeps_the_message_step_and_what_ran_before():
+    failure = {'failed': True, 'msg': "course 'KA4' has no enabled manual enrolment instance"}
+    record = keep_access_course_result(BACKUP, None, None, course='KA4', site=SITE, failure=failure,
+                                       failed_step='Restore them as manual enrolments')
+    assert record['status'] == 'failed'
+    assert record['message'] == "course 'KA4' has no enabled manual enrolment instance"
+    assert record['failed_step'] == 'Restore them as manual enrolments'
+    assert record['backup_file'] == BACKUP['backup_file']
+    assert record['converted'] == 0
+
+
+def test_failure_before_any_step_still_gives_a_record():
+    record = keep_access_course_result(None, None, None, course='KA9', site=SITE,
+                                       failure={'msg': 'boom'}, failed_step='Back up the automatic enrolments')
+    assert (record['course'], record['status'], record['message'], record['course_id']) == ('KA9', 'failed', 'boom', None)
+
+
+def records():
+    return [
+        keep_access_course_result(BACKUP, RESTORE, END, course='KA1', site=SITE),
+        keep_access_course_result(unchanged(BACKUP), unchanged(RESTORE), unchanged(END), course='KA2', site=SITE),
+        keep_access_course_result(BACKUP, None, None, course='KA4', site=SITE,
+                                  failure={'msg': 'no manual instance'}, failed_step='Restore them as manual enrolments'),
+    ]
+
+
+def test_report_totals_and_failed_courses():
+    report = keep_access_report(records(), generated_at='2026-08-20T10:00:00Z')
+    summary = report['summary']
+    assert summary['totals'] == {'courses': 3, 'changed': 1, 'ok': 1, 'failed': 1,
+                                 'converted': 6, 'end_dates_set': 4, 'skipped': 4}
+    assert summary['failed'] == [{'site': SITE, 'course': 'KA4', 'step': 'Restore them as manual enrolments',
+                                  'message': 'no manual instance'}]
+    assert [c['course'] for c in summary['courses']] == ['KA1', 'KA2', 'KA4']
+    assert summary['generated_at'] == '2026-08-20T10:00:00Z'
+    assert report['file_stem'] == 'keep-access-report-20260820T100000.000000Z'
+
+
+def test_report_drops_hosts_without_a_record():
+    report = keep_access_report([None, 'junk'] + records()[:1])
+    assert report['summary']['totals']['courses'] == 1
+
+
+def test_hosts_without_a_record_are_reported_as_failed():
+    report = keep_access_report(records()[:1], hosts=['KA1', 'KA7'])
+    ka7 = [c for c in report['summary']['courses'] if c['course'] == 'KA7'][0]
+    assert ka7['status'] == 'failed' and 'stopped before keep_access' in ka7['message']
+    assert report['summary']['totals']['failed'] == 1
+    assert [f['course'] for f in report['summary']['failed']] == ['KA7']
+
+
+def test_report_csv_has_one_row_per_course_with_skip_reasons():
+    rows = list(csv.DictReader(io.StringIO(keep_access_report(records())['csv'])))
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    ka1 = rows[0]
+    assert (ka1['course'], ka1['status'], ka1['converted'], ka1['end_dates_set']) == ('KA1', 'changed', '3', '2')
+    assert ka1['skipped_reasons'] == 'deleted: 1; kept_suspended: 1'
+    assert rows[2]['message'] == 'no manual instance' and rows[2]['status'] == 'failed'
+
+
+def test_table_shows_each_course_totals_and_the_failure():
+    table = keep_access_report(records(), check_mode=True)['table']
+    assert 'check mode' in table[0]
+    ka1_line = next(line for line in table if line.startswith('KA1 '))
+    assert 'changed' in ka1_line and 'enrolments-20260820T100000.000000Z.json' in ka1_line
+    assert '/b/moodle.example.edu' not in ka1_line
+    assert any(line.startswith('totals: 3 courses (1 changed, 1 ok, 1 failed)') for line in table)
+    assert table[-1] == 'FAILED KA4 [Restore them as manual enrolments]: no manual instance'
+
+
+def test_table_columns_line_up():
+    table = keep_access_report(records())['table']
+    header, rule = table[1], table[2]
+    assert header.index('status') == rule.index(' ', rule.index('-')) + 2
+
+
+def test_report_rejects_something_that_is_not_a_list():
+    with pytest.raises(AnsibleFilterError):
+        keep_access_report({'KA1': {}})
+
+
+def test_filters_are_registered_under_their_names():
+    assert set(FilterModule().filters()) == {'keep_access_course_result', 'keep_access_report'}
