@@ -13,3 +13,10 @@ COLLECTIONS_ROOT = collections_root()
 if COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)
 os.environ['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS_ROOT
+
+# Import the collection the way Ansible does everywhere in the test run, so
+# that a test which starts Ansible machinery (inventory, loader) finds the
+# same modules already imported (ansible-test's units runner does the same).
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder  # noqa: E402
+
+_AnsibleCollectionFinder(paths=[COLLECTIONS_ROOT])._install()

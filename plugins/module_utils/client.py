@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import html
 import json
+import os
 import re
 import time
 import warnings
@@ -293,6 +294,9 @@ class MoodleClient:
         self._token = token or ''
         self.validate_certs = validate_certs
         self.ca_path = ca_path
+        if validate_certs and ca_path and not os.path.isfile(ca_path):
+            raise MoodleTransportError('ca_path %s is not a file; give the PEM CA bundle that signed the '
+                                       "server's certificate" % ca_path, errorcode='tlserror')
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff

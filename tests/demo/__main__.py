@@ -59,12 +59,11 @@ def end_date(today=None):
 
 def write_inventory(inventory_dir, sim, token, end):
     group_vars = {
-        'moodle_token': token,
         'keep_access_end': end.isoformat(),
         'keep_access_backup_dir': os.path.join(OUTPUT_DIR, 'backups'),
         'keep_access_report_dir': os.path.join(OUTPUT_DIR, 'reports'),
     }
-    runner.write_site(inventory_dir, sim.url, SITE_GROUP, group_vars)
+    runner.write_site(inventory_dir, sim.url, SITE_GROUP, token, group_vars)
 
 
 def run(inventory_dir, title, *args):
@@ -91,16 +90,20 @@ def explain_second_run(recap):
     return changed == 0
 
 
-def drop_students(sim):
-    banner('1 September: the external database and the cohort drop every student')
+def drop_students(sim, api):
+    banner('1 September: the external database and the cohort drop their users')
     for shortname in DROPPED_COURSES:
-        dropped = sim.drop_from_source(shortname)
-        say('%s: the source dropped %d enrolments' % (shortname, len(dropped or [])))
+        course = api.find_course(shortname, by='shortname')
+        methods = sorted(set(i['enrol'] for i in sim.course_enrolments(course['id'])['instances']
+                             if i['enrol'] in ('database', 'cohort')))
+        dropped = set()
+        for method in methods:
+            dropped.update(sim.drop_from_source(course['id'], method))
+        say('%-7s the source (%s) dropped %d users' % (shortname, ' + '.join(methods), len(dropped)))
 
 
-def show_access(sim, token):
+def show_access(api):
     banner('Who still has access? (read back through the web service)')
-    api = KeepAccessApi(MoodleClient(sim.url, token))
     all_kept = True
     for shortname in DROPPED_COURSES:
         course = api.find_course(shortname, by='shortname')
@@ -167,8 +170,9 @@ def main(argv=None):
         explain_first_run(code, recap)
         dummy, recap = run(inventory_dir, 'Run 2: the same again - nothing left to change')
         idempotent = explain_second_run(recap)
-        drop_students(sim)
-        kept = show_access(sim, token)
+        api = KeepAccessApi(MoodleClient(sim.url, token))
+        drop_students(sim, api)
+        kept = show_access(api)
         print_report()
         ok = idempotent and kept
         banner('Demo %s. (Simulator: nothing ran against a real Moodle.)' % ('finished' if ok else 'FAILED'))

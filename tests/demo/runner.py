@@ -21,19 +21,22 @@ PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'keep_access.yml')
 RECAP_LINE = re.compile(r'^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$')
 
 
-def write_site(inventory_dir, url, site_group, group_vars, host_prefix='', extra=None):
+def write_site(inventory_dir, url, site_group, token, group_vars=None, host_prefix='', extra=None,
+               token_in_group_vars=True):
     """One site in an inventory directory: ``<site_group>.courses.yml`` and its group vars.
 
-    The token goes into the site's group vars (in real use: Ansible Vault); the
-    plugin reads it from its own option here, as an operator would from Vault.
+    The plugin gets the token through its own option; the playbook through the
+    site's group variable ``moodle_token`` (both would be Ansible Vault in real use).
     """
     os.makedirs(os.path.join(inventory_dir, 'group_vars'), exist_ok=True)
-    source = {'plugin': 'cemu.moodle.courses', 'moodle_url': url,
-              'moodle_token': group_vars['moodle_token'], 'site_group': site_group,
-              'host_prefix': host_prefix}
+    source = {'plugin': 'cemu.moodle.courses', 'moodle_url': url, 'moodle_token': token,
+              'site_group': site_group, 'host_prefix': host_prefix}
     source.update(extra or {})
+    variables = dict(group_vars or {})
+    if token_in_group_vars:
+        variables['moodle_token'] = token
     _write_private(os.path.join(inventory_dir, site_group + '.courses.yml'), source)
-    _write_private(os.path.join(inventory_dir, 'group_vars', site_group + '.yml'), group_vars)
+    _write_private(os.path.join(inventory_dir, 'group_vars', site_group + '.yml'), variables)
 
 
 def _write_private(path, data):
@@ -53,7 +56,6 @@ def ansible_env(extra=None):
         'ANSIBLE_INVENTORY_UNPARSED_FAILED': 'true',
         'ANSIBLE_INVENTORY_ENABLED': 'auto',
         'ANSIBLE_RETRY_FILES_ENABLED': 'false',
-        'ANSIBLE_CALLBACK_RESULT_FORMAT': 'yaml',
         'ANSIBLE_NOCOLOR': env.get('ANSIBLE_NOCOLOR', '1' if not sys.stdout.isatty() else '0'),
         'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
     })

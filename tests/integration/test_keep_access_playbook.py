@@ -48,8 +48,7 @@ def world(tmp_path_factory):
     sites = {'site_a': Site('site_a', 'demo', tmp), 'site_b': Site('site_b', 'recorded', tmp)}
     inventory = str(tmp / 'inventory')
     for group, site in sites.items():
-        runner.write_site(inventory, site.sim.url, group, {
-            'moodle_token': site.token,
+        runner.write_site(inventory, site.sim.url, group, site.token, {
             'keep_access_end': END.isoformat(),
             'keep_access_backup_dir': str(tmp / 'backups'),
             'keep_access_report_dir': str(tmp / 'reports' / 'run'),
@@ -72,9 +71,9 @@ def run(world, name, *args):
 
 def check_run(world):
     sites = world['sites']
-    before = dict((g, s.sim.state()) for g, s in sites.items())
+    before = dict((g, s.sim.dump_state()) for g, s in sites.items())
     result = run(world, 'check', '--check', '--diff')
-    result['unchanged'] = all(sites[g].sim.state() == before[g] for g in sites)
+    result['unchanged'] = all(sites[g].sim.dump_state() == before[g] for g in sites)
     return result
 
 
@@ -175,7 +174,9 @@ def test_second_run_changes_nothing(world):
 def test_students_keep_access_after_the_source_drops_them(world):
     second_run(world)
     site = world['sites']['site_b']
-    site.sim.drop_from_source('KA3')
+    course = site.api.find_course('KA3', by='shortname')
+    site.sim.drop_from_source(course['id'], 'database')
+    site.sim.drop_from_source(course['id'], 'cohort')
     after = site.enrolments('KA3')
     automatic = [ue for ue in after['userenrolments'] if ue['enrol'] in ('database', 'cohort')]
     kept = manual_student_enrolments(after)

@@ -201,8 +201,8 @@ def enrolled_user_ids(state, courseid, onlyactive, onlysuspended):
 def user_roles_answer(state, courseid, userid):
     """roles[] of a user: one entry per course role assignment (role_assignments.sortorder is 0)."""
     roles = state.tables['roles']
-    assignments = sorted(state.role_assignments(courseid, userid), key=lambda ra: (roles[ra['roleid']]['sortorder'],
-                                                                                      ra['id']))
+    assignments = sorted(state.role_assignments(courseid, userid),
+                         key=lambda ra: (roles[ra['roleid']]['sortorder'], ra['id']))
     return [{'roleid': ra['roleid'], 'name': '', 'shortname': roles[ra['roleid']]['shortname'], 'sortorder': 0}
             for ra in assignments]
 
@@ -381,4 +381,3 @@ def unenrol_users(ctx, enrolments):
         if state.user(row['userid']) is None:
             raise invalid_parameter()
         state.unenrol_user(instance, row['userid'])
-

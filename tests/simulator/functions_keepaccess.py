@@ -5,36 +5,46 @@
 from __future__ import annotations
 
 import bisect
+import functools
+import os
+import re
 
-from .protocol import DEFAULT, OPTIONAL, MoodleException, Multiple, Single, Value, invalid_parameter
+from .protocol import DEFAULT, OPTIONAL, MoodleException, Multiple, Single, Value
 from .registry import PLUGIN_VERSION, ws_function
-from .state import GUEST_USERID, INSTANCE_DISABLED, INSTANCE_ENABLED, STUDENT, UE_ACTIVE
+from .state import GUEST_USERID, INSTANCE_ENABLED, STUDENT, UE_ACTIVE
 
 COMPONENT = 'local_keepaccess'
-
-# The plugin's error strings (lang/en/local_keepaccess.php); {name} placeholders.
-ERRORS = {
-    'coursenotfound': 'Course {courseid} not found',
-    'nomanualinstance': 'Course {courseid} has no enabled manual enrolment instance',
-    'unknownuser': 'User {userid} does not exist',
-    'deleteduser': 'User {userid} is deleted',
-    'guestuser': 'User {userid} is the guest user and cannot be enrolled',
-    'duplicateuser': 'User {userid} appears more than once in the same call',
-    'invalidtimes': 'Enrolment end {timeend} is before its start {timestart} (user {userid})',
-    'cannotassignrole': 'Role {roleid} cannot be assigned in course {courseid}',
-}
+LANG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'roles',
+                         'moodle_companion', 'files', 'local_keepaccess', 'lang', 'en', 'local_keepaccess.php')
 
 
-def plugin_error(code, **values):
-    """A moodle_exception of local_keepaccess."""
-    return MoodleException('moodle', code, ERRORS[code].format(**values))
+@functools.lru_cache(maxsize=1)
+def plugin_strings():
+    """The plugin's English strings, read from its lang file (the one place they live)."""
+    with open(LANG_FILE, encoding='utf-8') as handle:
+        source = handle.read()
+    pattern = re.compile(r"\$string\['([a-z0-9_]+)'\]\s*=\s*'((?:[^'\\]|\\.)*)';", re.S)
+    return {key: re.sub(r"\\(['\\])", r'\1', text) for key, text in pattern.findall(source)}
+
+
+def plugin_error(code, a):
+    """A moodle_exception of local_keepaccess: get_string(code, 'local_keepaccess', $a)."""
+    def placeholder(match):
+        return str(a[match.group(1)] if match.group(1) else a)
+    text = re.sub(r'\{\$a(?:->(\w+))?\}', placeholder, plugin_strings()[code])
+    return MoodleException('moodle', code, text)
+
+
+def about_user(userid, courseid, **extra):
+    """course_target::about_user(): placeholders of strings that name a user in a course."""
+    return dict(extra, userid=userid, courseid=courseid)
 
 
 def require_course(ctx, courseid):
-    """The course, or coursenotfound."""
+    """course_target::load(): the course (never the site front page), or coursenotfound."""
     course = ctx.state.course(courseid)
     if course is None:
-        raise plugin_error('coursenotfound', courseid=courseid)
+        raise plugin_error('coursenotfound', courseid)
     return course
 
 
@@ -42,27 +52,44 @@ def require_manual_instance(ctx, courseid):
     """The course's first enabled manual instance, or nomanualinstance."""
     instance = ctx.state.first_manual_instance(courseid)
     if instance is None:
-        raise plugin_error('nomanualinstance', courseid=courseid)
+        raise plugin_error('nomanualinstance', courseid)
     return instance
 
 
+def all_roleids(rows):
+    """Every distinct role id of the rows, in first-seen order."""
+    return list(dict.fromkeys(roleid for row in rows for roleid in row.get('roleids', ())))
+
+
 def require_assignable(ctx, roleids, courseid):
-    """moodle/role:assign and every role assignable by the caller in the course."""
+    """moodle/role:assign, then every role assignable by the caller in the course."""
     if not roleids:
         return
     ctx.require_capability('moodle/role:assign')
     for roleid in roleids:
         if roleid not in ctx.assignable_roles():
-            raise plugin_error('cannotassignrole', roleid=roleid, courseid=courseid)
+            raise plugin_error('cannotassignrole', {'roleid': roleid, 'courseid': courseid})
 
 
-def check_unique_users(rows):
+def require_unique_users(rows, courseid):
     """The same userid twice in one call is duplicateuser."""
     seen = set()
     for row in rows:
         if row['userid'] in seen:
-            raise plugin_error('duplicateuser', userid=row['userid'])
+            raise plugin_error('duplicateuser', about_user(row['userid'], courseid))
         seen.add(row['userid'])
+
+
+def require_real_users(ctx, rows, courseid):
+    """unknownuser / deleteduser / guestuser, row by row."""
+    for row in rows:
+        user = ctx.state.user(row['userid'])
+        if user is None:
+            raise plugin_error('unknownuser', about_user(row['userid'], courseid))
+        if user['deleted']:
+            raise plugin_error('deleteduser', about_user(row['userid'], courseid))
+        if row['userid'] == GUEST_USERID:
+            raise plugin_error('guestuser', about_user(row['userid'], courseid))
 
 
 # ----- local_keepaccess_get_course_enrolments ----------------------------------------------------
@@ -134,63 +161,57 @@ def course_enrolments(state, courseid, fromuserid=0, maxusers=0):
              component=COMPONENT)
 def get_course_enrolments(ctx, courseid, fromuserid, maxusers):
     """Every enrolment and course role assignment, paged by user."""
+    if fromuserid < 0 or maxusers < 0:
+        raise plugin_error('invalidpaging', {'courseid': courseid, 'fromuserid': fromuserid, 'maxusers': maxusers})
     require_course(ctx, courseid)
     ctx.require_capability('moodle/course:enrolreview')
-    if fromuserid < 0 or maxusers < 0:
-        raise invalid_parameter()
     return course_enrolments(ctx.state, courseid, fromuserid, maxusers)
 
 
 # ----- local_keepaccess_apply_manual_enrolments --------------------------------------------------
-def check_enrollable_user(ctx, userid):
-    """unknownuser / deleteduser / guestuser."""
-    user = ctx.state.user(userid)
-    if user is None:
-        raise plugin_error('unknownuser', userid=userid)
-    if user['deleted']:
-        raise plugin_error('deleteduser', userid=userid)
-    if userid == GUEST_USERID:
-        raise plugin_error('guestuser', userid=userid)
+ENROLMENT_FIELDS = ('status', 'timestart', 'timeend')
 
 
-def planned_enrolment(ctx, instance, row):
-    """(existing ue or None, the values to write) for one apply row; checks times, status, manage capability."""
-    if row.get('status', UE_ACTIVE) not in (0, 1):
-        raise invalid_parameter()
-    existing = ctx.state.user_enrolment(instance['id'], row['userid'])
-    fields = ('status', 'timestart', 'timeend')
+def plan_row(ctx, instance, row, courseid):
+    """(existing ue or None, values to write): new rows get every value (omitted = 0), existing ones the changes."""
+    userid = row['userid']
+    given = {key: row[key] for key in ENROLMENT_FIELDS if key in row}
+    if given.get('status', UE_ACTIVE) not in (0, 1):
+        raise plugin_error('invalidstatus', about_user(userid, courseid, status=given['status']))
+    existing = ctx.state.user_enrolment(instance['id'], userid)
+    current = {key: existing[key] if existing else 0 for key in ENROLMENT_FIELDS}
+    final = dict(current, **given)
+    if existing is None or 'timestart' in given or 'timeend' in given:
+        start, end = final['timestart'], final['timeend']
+        if start < 0 or end < 0 or (end and end < start):
+            raise plugin_error('invalidtimes', about_user(userid, courseid, timestart=start, timeend=end))
     if existing is None:
-        values = {key: row.get(key, 0) for key in fields}
-    else:
-        values = {key: row.get(key, existing[key]) for key in fields}
-    if values['timeend'] and values['timeend'] < values['timestart']:
-        raise plugin_error('invalidtimes', userid=row['userid'], timestart=values['timestart'],
-                           timeend=values['timeend'])
-    if existing is not None and any(existing[key] != values[key] for key in fields):
-        ctx.require_capability('enrol/manual:manage')
-    return existing, values
+        return None, final
+    return existing, {key: value for key, value in final.items() if current[key] != value}
 
 
-def apply_row(ctx, instance, row, plan, sendwelcome):
-    """Write one planned row; return its answer."""
-    state = ctx.state
+def send_created_welcome(state, instance, userid):
+    """The course's welcome message for a created enrolment (setting on and a contact to send it from)."""
+    contact = state.welcome_contact(instance['courseid'])
+    if instance['customint1'] and contact is not None:
+        state.add_message({'courseid': instance['courseid'], 'userid': userid, 'instanceid': instance['id'],
+                           'fromuserid': contact, 'source': 'local_keepaccess_apply_manual_enrolments'})
+
+
+def apply_row(state, instance, row, plan, sendwelcome):
+    """Write one planned row and its missing manual roles; return its answer."""
     existing, values = plan
     if existing is None:
-        ueid, _created = state.enrol_user(instance, row['userid'], None, values['timestart'], values['timeend'],
-                                          values['status'])
+        ueid = state.enrol_user(instance, row['userid'], None, values['timestart'], values['timeend'],
+                                values['status'])[0]
         result = 'created'
-        if sendwelcome and instance['customint1']:
-            contact = state.welcome_contact(instance['courseid'])
-            if contact is not None:
-                state.add_message({'courseid': instance['courseid'], 'userid': row['userid'],
-                                   'instanceid': instance['id'], 'fromuserid': contact,
-                                   'source': 'local_keepaccess_apply_manual_enrolments'})
+        if sendwelcome:
+            send_created_welcome(state, instance, row['userid'])
     else:
         ueid = existing['id']
-        changes = {key: value for key, value in values.items() if existing[key] != value}
-        state.update_user_enrol(existing, **changes)
-        result = 'updated' if changes else 'unchanged'
-    assigned = [roleid for roleid in row.get('roleids', ())
+        state.update_user_enrol(existing, **values)
+        result = 'updated' if values else 'unchanged'
+    assigned = [roleid for roleid in dict.fromkeys(row.get('roleids', ()))
                 if state.role_assign(roleid, row['userid'], instance['courseid'])[1]]
     return {'userid': row['userid'], 'ueid': ueid, 'result': result, 'rolesassigned': assigned}
 
@@ -207,15 +228,13 @@ def apply_manual_enrolments(ctx, courseid, enrolments, sendwelcome):
     require_course(ctx, courseid)
     ctx.require_capability('enrol/manual:enrol')
     instance = require_manual_instance(ctx, courseid)
-    if sendwelcome not in (0, 1):
-        raise invalid_parameter()
-    check_unique_users(enrolments)
-    plans = []
-    for row in enrolments:
-        check_enrollable_user(ctx, row['userid'])
-        require_assignable(ctx, row.get('roleids', ()), courseid)
-        plans.append(planned_enrolment(ctx, instance, row))
-    return [apply_row(ctx, instance, row, plan, sendwelcome) for row, plan in zip(enrolments, plans)]
+    require_unique_users(enrolments, courseid)
+    require_real_users(ctx, enrolments, courseid)
+    require_assignable(ctx, all_roleids(enrolments), courseid)
+    plans = [plan_row(ctx, instance, row, courseid) for row in enrolments]
+    if any(existing is not None and values for existing, values in plans):
+        ctx.require_capability('enrol/manual:manage')
+    return [apply_row(ctx.state, instance, row, plan, sendwelcome) for row, plan in zip(enrolments, plans)]
 
 
 # ----- local_keepaccess_remove_manual_enrolments -------------------------------------------------
@@ -229,23 +248,21 @@ def remove_manual_enrolments(ctx, courseid, enrolments):
     """Unassign manual roles and/or remove manual enrolments; all rows or none."""
     state = ctx.state
     require_course(ctx, courseid)
-    check_unique_users(enrolments)
-    unenrolling = any(row['unenrol'] for row in enrolments)
-    if any(row['unenrol'] not in (0, 1) for row in enrolments):
-        raise invalid_parameter()
-    if unenrolling:
-        ctx.require_capability('enrol/manual:unenrol')
-    instance = require_manual_instance(ctx, courseid) if unenrolling else None
+    require_unique_users(enrolments, courseid)
     for row in enrolments:
         if state.user(row['userid']) is None:
-            raise plugin_error('unknownuser', userid=row['userid'])
-        require_assignable(ctx, row.get('roleids', ()), courseid)
+            raise plugin_error('unknownuser', about_user(row['userid'], courseid))
+    require_assignable(ctx, all_roleids(enrolments), courseid)
+    instance = None
+    if any(row['unenrol'] for row in enrolments):
+        ctx.require_capability('enrol/manual:unenrol')
+        instance = require_manual_instance(ctx, courseid)
     answers = []
     for row in enrolments:
         removed = []
-        for roleid in row.get('roleids', ()):
+        for roleid in dict.fromkeys(row.get('roleids', ())):
             removed += state.role_unassign_all(row['userid'], courseid, roleid=roleid, component='', itemid=0)
-        unenrolled = state.unenrol_user(instance, row['userid']) if row['unenrol'] else False
+        unenrolled = bool(row['unenrol']) and state.unenrol_user(instance, row['userid'])
         answers.append({'userid': row['userid'], 'unenrolled': int(unenrolled), 'rolesunassigned': removed})
     return answers
 
@@ -267,9 +284,8 @@ def ensure_manual_instance(ctx, courseid, enable):
     ctx.require_capability('moodle/course:enrolconfig')
     ctx.require_capability('enrol/manual:config')
     manual = [i for i in state.instances_of(courseid) if i['enrol'] == 'manual']
-    if not manual:
-        status = INSTANCE_ENABLED if enable else INSTANCE_DISABLED
-        return {'instanceid': add_manual_instance(state, courseid, status), 'created': 1, 'enabled': 0}
+    if not manual:      # enable=0: the plugin's default status for new instances, which is enabled
+        return {'instanceid': add_manual_instance(state, courseid), 'created': 1, 'enabled': 0}
     enabled = [i for i in manual if i['status'] == INSTANCE_ENABLED]
     if enabled:
         return {'instanceid': enabled[0]['id'], 'created': 0, 'enabled': 0}

@@ -94,7 +94,7 @@ def php_arrays(fields):
 
 def _php_key(key, container):
     if key == '':
-        return max([k for k in container if isinstance(k, int)], default=-1) + 1
+        return max((k for k in container if isinstance(k, int)), default=-1) + 1
     return int(key) if re.fullmatch(r'-?[1-9][0-9]*|0', key) else key
 
 
@@ -200,9 +200,20 @@ def strip_xml_only(value):
     return value
 
 
+class _HasXmlOnly(Exception):
+    """Raised while encoding when an XmlOnly key must be stripped first."""
+
+
+def _refuse_xml_only(value):
+    raise _HasXmlOnly() if isinstance(value, XmlOnly) else TypeError(repr(value))
+
+
 def json_answer(result):
-    """JSON text of a result (``null`` for functions that return nothing)."""
-    return json.dumps(strip_xml_only(result))
+    """JSON text of a result (``null`` for functions that return nothing); big answers are not copied."""
+    try:
+        return json.dumps(result, default=_refuse_xml_only)
+    except _HasXmlOnly:
+        return json.dumps(strip_xml_only(result))
 
 
 def _xml_value(value):

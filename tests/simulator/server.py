@@ -12,7 +12,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import fixtures, functions_core, functions_keepaccess  # noqa: F401  (registers the functions)
+from . import fixtures, functions_keepaccess
+# Importing functions_core registers its web-service functions.
+from . import functions_core  # noqa: F401  # pylint: disable=unused-import
 from .protocol import (MoodleException, invalid_parameter, json_answer, json_error, missing_record, parse_fields,
                        php_arrays, validate_parameters, xml_answer, xml_error)
 from .registry import (IMPLEMENTED, KEEP_ACCESS_SERVICE, RECORDED_SERVICE, CallContext, Token, function_exists,
@@ -102,7 +104,7 @@ class Simulator:
         self._httpd.block_on_close = False
         self._httpd.simulator = self
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name='moodle-simulator', daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name='moodle-simulator', daemon=True)
         self._thread.start()
         return self
 
@@ -480,4 +482,3 @@ class RestHandler(BaseHTTPRequestHandler):
         self.send_header('Content-Length', str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-

@@ -70,6 +70,7 @@ class State:
         self.ue_by_instance = {}         # enrolid -> {userid: ueid}
         self.ue_by_user = {}             # userid -> set(ueid)
         self.ra_by_course = {}           # courseid -> {userid: [raid]}
+        self.role_holders = {}           # (courseid, roleid) -> {userid: number of assignments}
         self.username_ids = {}           # username -> userid
 
     def _index(self, table, record):
@@ -81,6 +82,8 @@ class State:
             self.ue_by_user.setdefault(record['userid'], set()).add(record['id'])
         elif table == 'role_assignments':
             self.ra_by_course.setdefault(record['courseid'], {}).setdefault(record['userid'], []).append(record['id'])
+            holders = self.role_holders.setdefault((record['courseid'], record['roleid']), {})
+            holders[record['userid']] = holders.get(record['userid'], 0) + 1
         elif table == 'users':
             self.username_ids[record['username']] = record['id']
         elif table == 'cohorts':
@@ -97,6 +100,10 @@ class State:
             per_user[record['userid']].remove(record['id'])
             if not per_user[record['userid']]:
                 del per_user[record['userid']]
+            holders = self.role_holders[(record['courseid'], record['roleid'])]
+            holders[record['userid']] -= 1
+            if not holders[record['userid']]:
+                del holders[record['userid']]
         elif table == 'users':
             self.username_ids.pop(record['username'], None)
 
@@ -219,12 +226,9 @@ class State:
 
     def users_with_role(self, courseid, roleid):
         """Ids of undeleted users holding a role in the course context, ordered by id."""
-        found = set()
-        for userid, raids in self.ra_by_course.get(courseid, {}).items():
-            if any(self.tables['role_assignments'][raid]['roleid'] == roleid for raid in raids):
-                if not self.tables['users'][userid]['deleted']:
-                    found.add(userid)
-        return sorted(found)
+        users = self.tables['users']
+        return sorted(userid for userid in self.role_holders.get((courseid, roleid), ())
+                      if userid in users and not users[userid]['deleted'])
 
     def welcome_contact(self, courseid):
         """The user a welcome message comes from: a course editing teacher, or None."""
@@ -252,10 +256,11 @@ class State:
 
     def role_unassign_all(self, userid, courseid, roleid=None, component=None, itemid=None):
         """role_unassign_all(): remove the user's course assignments matching the given fields."""
+        wanted = {key: value for key, value in (('roleid', roleid), ('component', component), ('itemid', itemid))
+                  if value is not None}
         removed = []
         for ra in list(self.role_assignments(courseid, userid)):
-            if ((roleid is None or ra['roleid'] == roleid) and (component is None or ra['component'] == component)
-                    and (itemid is None or ra['itemid'] == itemid)):
+            if all(ra[key] == value for key, value in wanted.items()):
                 self.delete('role_assignments', ra['id'])
                 removed.append(ra['roleid'])
         return removed
@@ -292,7 +297,8 @@ class State:
         if ue is None:
             return False
         courseid = instance['courseid']
-        self.role_unassign_all(userid, courseid, component=role_component(instance), itemid=role_itemid(instance))
+        # Moodle removes the roles of component 'enrol_<name>' (for manual: none, its roles have component '').
+        self.role_unassign_all(userid, courseid, component='enrol_' + instance['enrol'], itemid=instance['id'])
         self.delete('user_enrolments', ue['id'])
         if not self.user_course_enrolments(userid, courseid):
             self.role_unassign_all(userid, courseid)

@@ -50,3 +50,11 @@ def test_ca_path_with_another_ca_still_refuses(https_stub, tmp_path):
         client.call(SITE_INFO)
     assert 'certificate verif' in str(caught.value)
     assert other_cert in str(caught.value)
+
+
+def test_ca_path_that_is_no_file_is_refused_naming_ca_path(tmp_path):
+    missing = str(tmp_path / 'no-such-ca.pem')
+    with pytest.raises(MoodleTransportError) as caught:
+        MoodleClient('https://moodle.example.edu', 'x' * 32, ca_path=missing)
+    assert caught.value.errorcode == 'tlserror'
+    assert 'ca_path %s is not a file' % missing in str(caught.value)
