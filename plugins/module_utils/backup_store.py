@@ -168,6 +168,10 @@ class BackupStore:
             os.unlink(path)
             _fsync_dir(self.records_dir)
 
+    def all_records(self):
+        """Every restore record of the course, oldest backup first."""
+        return [r for r in (self.load_record(p) for p in self.backups()) if r is not None]
+
     def newest_restored(self):
         """The newest backup that has a restore record, or None."""
         restored = [p for p in self.backups() if os.path.exists(self.record_path(p))]
@@ -175,7 +179,11 @@ class BackupStore:
 
 
 def merge_record(earlier, changes):
-    """Union of what two restores from the same backup did; the first ``before`` of a user wins."""
+    """Union of what two restores from the same backup did; the first ``before`` of a user wins.
+
+    ``settled_users``: users a restore of the backup has completely applied (not merged again);
+    ``deleted_users``: users Moodle refused as deleted (never sent again).
+    """
     merged = dict(earlier or {})
     created = list(merged.get('created_enrolments', []))
     created.extend(u for u in changes.get('created_enrolments', []) if u not in created)
@@ -186,7 +194,14 @@ def merge_record(earlier, changes):
     known = set((a['userid'], a['roleid']) for a in roles)
     roles.extend(a for a in changes.get('assigned_roles', []) if (a['userid'], a['roleid']) not in known)
     merged.update({'created_enrolments': created, 'updated_enrolments': updated, 'assigned_roles': roles})
+    for name in ('settled_users', 'deleted_users'):
+        merged[name] = sorted(set(merged.get(name, [])) | set(changes.get(name, [])))
     return merged
+
+
+def record_would_change(earlier, changes):
+    """Whether merging ``changes`` adds anything to the record ``earlier``."""
+    return merge_record(earlier, changes) != merge_record(earlier, {})
 
 
 # ---------------------------------------------------------------- checks

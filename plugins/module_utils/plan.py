@@ -344,10 +344,17 @@ class RestorePlan:
         return dict((name, len(getattr(self, name)))
                     for name in ('created', 'updated', 'unchanged', 'skipped', 'kept_suspended'))
 
-    def record_changes(self):
-        return {'created_enrolments': [u['userid'] for u in self.created],
-                'updated_enrolments': self.updated_enrolments,
-                'assigned_roles': self.assigned_roles}
+    def record_changes(self, applied=False):
+        """What the restore record keeps; once ``applied``, the users it settled too."""
+        changes = {'created_enrolments': [u['userid'] for u in self.created],
+                   'updated_enrolments': self.updated_enrolments,
+                   'assigned_roles': self.assigned_roles}
+        if applied:
+            changes['settled_users'] = sorted(u['userid'] for name in ('created', 'updated', 'unchanged',
+                                                                       'kept_suspended')
+                                              for u in getattr(self, name))
+            changes['deleted_users'] = sorted(u['userid'] for u in self.skipped if u['reason'] == 'deleted')
+        return changes
 
     def drop_user(self, userid, reason):
         """Take a user out of the plan (e.g. Moodle says the account is deleted) and report it skipped."""
@@ -368,25 +375,31 @@ class RestorePlan:
         self.skipped.append({'userid': userid, 'username': username, 'reason': reason})
 
 
-def plan_restore(backup, state, roles=None, query=None, manual_instance=None):
+def plan_restore(backup, state, roles=None, query=None, manual_instance=None, settled=(), deleted=()):
     """Plan making every selected user of ``backup`` hold a manual enrolment (Restore rules).
 
     ``manual_instance``: the instance to write to (default the course's enabled one);
     None and no enabled instance plans against an empty manual instance (to be created).
+    ``settled``: users an earlier, completed restore of this backup already merged; their
+    manual enrolment is not merged again (its end may since have been set on purpose),
+    only missing role copies are added. ``deleted``: users Moodle refused as deleted before
+    (a deleted account is never restored, and may be gone from the course).
     """
     instance = manual_instance or state.manual_instance
     backup_instances = dict((i['id'], i) for i in backup.get('instances', []))
     groups, allowed = select_backup_rows(backup, state, roles, query)
     plan = RestorePlan()
+    settled, deleted = set(settled), set(deleted)
     for userid, rows in groups:
-        _plan_user(plan, state, instance, userid, rows, backup_instances, allowed)
+        _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, userid in settled,
+                   userid in deleted)
     return plan
 
 
-def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed):
+def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, settled, known_deleted):
     username = state.username(userid, rows[0].get('username'))
     user = {'userid': userid, 'username': username}
-    if state.users.get(userid, {}).get('deleted'):
+    if known_deleted or state.users.get(userid, {}).get('deleted'):
         plan.skipped.append(dict(user, reason='deleted'))
         return
     current = state.manual_enrolment(userid, instance)
@@ -401,7 +414,7 @@ def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed):
         target = enrolment_fields(current)
         category = 'kept_suspended'
     else:
-        target = target_for_existing(current, rows, backup_instances)
+        target = enrolment_fields(current) if settled else target_for_existing(current, rows, backup_instances)
         row.update((k, v) for k, v in target.items() if current[k] != v)
         category = 'updated' if len(row) > 1 or missing_roles else 'unchanged'
     if missing_roles:

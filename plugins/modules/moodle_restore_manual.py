@@ -225,7 +225,7 @@ import re
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
-    DEFAULT_BACKUP_DIR, BackupError, BackupStore)
+    DEFAULT_BACKUP_DIR, BackupError, BackupStore, merge_record, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
@@ -307,21 +307,33 @@ def apply_plan(moodle, plan):
     return []
 
 
+def course_restore_history(store):
+    """All restore records of the course merged: who was restored (settled) or found deleted."""
+    known = merge_record(None, {})
+    for record in store.all_records():
+        known = merge_record(known, record)
+    return known
+
+
 def restore(moodle, store, path, backup, state):
     params = moodle.params
     instance, instance_id, must_ensure = manual_instance(moodle, state)
-    plan = plan_restore(backup, state, roles=params['roles'], query=params['query'], manual_instance=instance)
+    earlier = store.load_record(path)
+    known = course_restore_history(store)
+    plan = plan_restore(backup, state, roles=params['roles'], query=params['query'], manual_instance=instance,
+                        settled=known['settled_users'], deleted=known['deleted_users'])
+    settles = plan.changed or record_would_change(known, plan.record_changes(applied=True))
     record_path = None
     if not moodle.check_mode:
         if must_ensure:
             instance_id = ensure_manual_instance(moodle)
         if plan.changed:
-            earlier = store.load_record(path)
-            record_path = store.save_record(path, plan.record_changes(), earlier=earlier)
+            store.save_record(path, plan.record_changes(), earlier=earlier)
             with moodle.moodle_errors():
                 apply_plan(moodle, plan)
-            store.save_record(path, plan.record_changes(), earlier=earlier)
-    moodle.exit(must_ensure or plan.changed, before=plan.diff['before'], after=plan.diff['after'],
+        if settles:
+            record_path = store.save_record(path, plan.record_changes(applied=True), earlier=earlier)
+    moodle.exit(must_ensure or settles, before=plan.diff['before'], after=plan.diff['after'],
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
                 unchanged=plan.unchanged, skipped=plan.skipped, kept_suspended=plan.kept_suspended,
                 roles_assigned=len(plan.assigned_roles), counts=plan.counts(), restore_record=record_path)

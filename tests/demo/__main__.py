@@ -74,7 +74,7 @@ def run(inventory_dir, title, *args):
 
 def explain_first_run(code, recap):
     failed = sorted(h for h, counts in recap.items() if counts.get('failed'))
-    changed = sorted(h for h, counts in recap.items() if counts.get('changed'))
+    changed = sorted(h for h, counts in recap.items() if counts.get('changed') and not counts.get('failed'))
     say()
     say('First run: exit code %d. Converted and dated: %s.' % (code, ', '.join(changed) or 'none'))
     if failed:

@@ -102,6 +102,7 @@ def control_task(task_id, sim_url, operation, **arguments):
 def run_play(tasks, workdir=None, args=(), timeout=300):
     """Run ``tasks`` on localhost (connection local) in one ansible-playbook run; return a Play."""
     workdir = workdir or tempfile.mkdtemp(prefix='cemu-moodle-evidence-')
+    os.makedirs(workdir, exist_ok=True)
     results_path = os.path.join(workdir, 'results.json')
     playbook_path = os.path.join(workdir, 'play.yml')
     with open(playbook_path, 'w') as handle:
@@ -200,12 +201,19 @@ def tree_snapshot(root):
     return snapshot
 
 
+def is_backup(path):
+    """Whether ``path`` names a backup file (restore records share its name, in ``restores/``)."""
+    name = os.path.basename(path)
+    return (name.startswith('enrolments-') and name.endswith('.json')
+            and os.path.basename(os.path.dirname(path)) != 'restores')
+
+
 def backup_files(root):
-    """Paths of every backup file (enrolments-*.json) below ``root``, sorted."""
+    """Paths of every backup file below ``root``, sorted."""
     found = []
     for directory, _dirs, files in os.walk(root):
-        found.extend(os.path.join(directory, n) for n in files if n.startswith('enrolments-') and n.endswith('.json'))
-    return sorted(found)
+        found.extend(os.path.join(directory, n) for n in files)
+    return sorted(p for p in found if is_backup(p))
 
 
 def backup_problems(root, before=None):
@@ -224,7 +232,7 @@ def backup_problems(root, before=None):
     for path in backup_files(root):
         problems.extend(_unreadable_backup(path))
     if before is not None:
-        old = dict((p, v) for p, v in before.items() if os.path.basename(p).startswith('enrolments-'))
+        old = dict((p, v) for p, v in before.items() if is_backup(p))
         problems.extend('backup %s lost or changed' % p for p, v in old.items() if now.get(p) != v)
         problems.extend(_too_many_new(root, set(old)))
     return problems

@@ -131,7 +131,7 @@ def names(users):
 
 def assert_ok(result, changed):
     assert not result.get('failed'), result.get('msg')
-    assert result['changed'] is changed, result
+    assert result["changed"] is changed, json.dumps(result, indent=1)[:3000]
 
 
 def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, connection, tmp_path):
@@ -159,8 +159,10 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     run = run_tasks([Task('moodle_restore_manual', diff=True, **course),
                      Task('moodle_restore_manual', **course),
                      Task('moodle_set_enrol_end', diff=True, course='KA1', **end),
-                     Task('moodle_set_enrol_end', course='KA1', **end)], connection)
-    restore, restore_again, set_end, set_end_again = run.results
+                     Task('moodle_set_enrol_end', course='KA1', **end),
+                     Task('moodle_backup_enrolments', **course),
+                     Task('moodle_restore_manual', **course)], connection)
+    restore, restore_again, set_end, set_end_again, chain_backup, chain_restore = run.results
     assert_ok(restore, True)
     assert names(restore['created']) == ['s01', 's02', 's03', 's04', 'teacher01']
     assert names(restore['updated']) == ['s08']
@@ -178,6 +180,8 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     assert sorted(short(u['username']) for u in set_end['changed_users']) == ['s01', 's02', 's03', 's05', 's08']
     assert set_end['diff']['after']['ka1-s05'] == {'timeend': END}
     assert_ok(set_end_again, False)
+    assert_ok(chain_backup, False)          # the whole chain again: restore keeps the end dates set since
+    assert_ok(chain_restore, False)
 
     assert manual_view(sim, courseid) == EXPECTED_AFTER_PROCEDURE
     assert source_view(sim, courseid) == sources_before          # no other enrolment touched, no sync

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.cemu.moodle.plugins.module_utils import backup_store
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
-    BackupError, BackupStore, merge_record, site_key)
+    BackupError, BackupStore, merge_record, record_would_change, site_key)
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import CourseState, backup_from_state
 from tests.unit.test_plan_fixtures import COURSE, DATABASE, SITE, STUDENT, answer, ra, ue
 
@@ -181,7 +181,8 @@ def test_retention_counts_a_backup_about_to_be_written(store):
 
 def test_merge_record_from_nothing():
     assert merge_record(None, {'created_enrolments': [4]}) == {
-        'created_enrolments': [4], 'updated_enrolments': [], 'assigned_roles': []}
+        'created_enrolments': [4], 'updated_enrolments': [], 'assigned_roles': [], 'settled_users': [],
+        'deleted_users': []}
 
 
 def test_failed_write_leaves_no_temp_file(store, monkeypatch):
@@ -191,3 +192,11 @@ def test_failed_write_leaves_no_temp_file(store, monkeypatch):
     with pytest.raises(OSError):
         store.write_backup(document(), moment(0))
     assert os.listdir(store.course_dir) == []
+
+
+def test_record_would_change_only_when_something_is_new():
+    earlier = merge_record(None, {'created_enrolments': [1], 'settled_users': [1, 2], 'deleted_users': [9]})
+    assert not record_would_change(earlier, {'created_enrolments': [], 'settled_users': [2], 'deleted_users': [9]})
+    assert record_would_change(earlier, {'settled_users': [3]})
+    assert record_would_change(earlier, {'deleted_users': [8]})
+    assert record_would_change(None, {'settled_users': [1]})

@@ -251,3 +251,40 @@ def test_undo_leaves_a_field_changed_since_the_restore():
     [manual] = [u for u in course['userenrolments'] if u['userid'] == 2 and u['enrolid'] == MANUAL]
     manual['timestart'] = 5
     assert plan_undo(record, CourseState.from_api(course)).revert_rows == []
+
+
+# ------------------------------------------------------------------ settled users
+
+def test_end_set_after_a_restore_is_merged_away_by_moodles_rule_unless_settled():
+    course = answer([ue(1, DATABASE), ue(1, MANUAL, timeend=900)], [ra(1, STUDENT, DATABASE), ra(1, STUDENT)])
+    backup = backup_of(course)
+    assert restore(course, backup).rows == [{'userid': 1, 'timeend': 0}]
+    settled = restore(course, backup, settled=[1])
+    assert settled.rows == [] and [u['userid'] for u in settled.unchanged] == [1]
+
+
+def test_settled_user_still_gets_a_missing_role_copy():
+    course = answer([ue(1, DATABASE), ue(1, MANUAL, timeend=900)], [ra(1, STUDENT, DATABASE)])
+    assert restore(course, backup_of(course), settled=[1]).rows == [{'userid': 1, 'roleids': [STUDENT]}]
+
+
+def test_settled_user_whose_manual_enrolment_was_removed_is_created_again():
+    course = answer([ue(1, DATABASE)], [ra(1, STUDENT, DATABASE)])
+    assert [u['userid'] for u in restore(course, backup_of(course), settled=[1]).created] == [1]
+
+
+def test_applied_record_settles_every_restored_user_but_not_skipped_ones():
+    course = answer([ue(1, DATABASE), ue(2, DATABASE, deleted=1), ue(3, DATABASE), ue(3, MANUAL, SUSPENDED)])
+    plan = restore(course, backup_of(course))
+    assert 'settled_users' not in plan.record_changes()
+    assert plan.record_changes(applied=True)['settled_users'] == [1, 3]
+    assert plan.record_changes(applied=True)['deleted_users'] == [2]
+
+
+def test_user_moodle_refused_as_deleted_before_is_not_sent_again():
+    course = answer([ue(1, DATABASE), ue(2, DATABASE)])
+    backup = backup_of(course)
+    gone = answer([ue(2, DATABASE)])
+    plan = restore(gone, backup, deleted=[1])
+    assert [r['userid'] for r in plan.rows] == [2]
+    assert plan.skipped == [{'userid': 1, 'username': 'user1', 'reason': 'deleted'}]
