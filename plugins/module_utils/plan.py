@@ -380,9 +380,9 @@ def plan_restore(backup, state, roles=None, query=None, manual_instance=None, se
 
     ``manual_instance``: the instance to write to (default the course's enabled one);
     None and no enabled instance plans against an empty manual instance (to be created).
-    ``settled``: users an earlier, completed restore of this backup already merged; their
-    manual enrolment is not merged again (its end may since have been set on purpose),
-    only missing role copies are added. ``deleted``: users Moodle refused as deleted before
+    ``settled``: users an earlier, completed restore (of any backup of the course) already
+    merged; their manual enrolment is not merged again (its end may since have been set on
+    purpose, e.g. by moodle_set_enrol_end), only missing role copies are added. ``deleted``: users Moodle refused as deleted before
     (a deleted account is never restored, and may be gone from the course).
     """
     instance = manual_instance or state.manual_instance

@@ -23,6 +23,10 @@ description:
     end, no end beating any date. A suspended backed-up row never changes an active manual enrolment.
   - Unlike Moodle's restore, a manual enrolment that is already suspended stays suspended (someone
     suspended it on purpose); such users are returned in RV(kept_suspended).
+  - Unlike Moodle's restore, a manual enrolment that an earlier run of this module (from any backup of
+    the course) already restored is not merged again, so an end date set since, for example by
+    M(cemu.moodle.moodle_set_enrol_end), stays; only missing role copies are added. This keeps
+    backup, restore and set end idempotent when run again.
   - Every role the user held in the course through the backed-up enrolments (filtered by O(roles)) is
     also held as a manual role assignment (component empty, item id 0).
   - Users whose account is now deleted are skipped and returned in RV(skipped). Users the source has
