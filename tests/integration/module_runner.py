@@ -89,6 +89,7 @@ def _environment(workdir):
         'ANSIBLE_REMOTE_TEMP': os.path.join(workdir, 'tmp'),
         'ANSIBLE_HOME': os.path.join(workdir, 'home'),
         'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_PIPELINING': '1',
         'ANSIBLE_RETRY_FILES_ENABLED': '0',
         'ANSIBLE_HOST_KEY_CHECKING': '0',
         'ANSIBLE_LOCALHOST_WARNING': '0',

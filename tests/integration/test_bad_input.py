@@ -30,13 +30,15 @@ WRONG_TOKEN = 'wrong-token-9f8e7d6c5b4a3210'
 NEXT_YEAR = datetime.date.today().year + 1
 END = '%d-06-30' % NEXT_YEAR
 DB101, MIX301 = 'DB101', 'MIX301'          # demo fixture courses (ids 2 and 4)
+MODULES_OWNER = 'H3 (plugins/modules argument specs)'
 
 
 class Case:
     """One bad input: the module and options to run, what the message must name, its own site and backups."""
 
-    def __init__(self, name, module, options, mentions, setup=None, connection=None):
+    def __init__(self, name, module, options, mentions, setup=None, connection=None, owner=None):
         self.name, self.module, self.options, self.mentions = name, module, options, mentions
+        self.owner = owner
         self.setup, self.connection_overrides = setup, connection or {}
         self.sim = self.backup_dir = self.extra = None
         self.before = {}
@@ -68,10 +70,12 @@ class Case:
         return [m(self) if callable(m) else m for m in self.mentions]
 
     def writes(self):
-        """Write calls Moodle received plus backup-directory entries added, changed or removed."""
+        """Writes made: write calls Moodle received (at least 1 when its state changed anyway),
+        plus backup-directory entries added, changed or removed."""
         calls = len(write_calls(self.sim)) - self.before['writes']
-        now = tree_snapshot(self.backup_dir)
-        changed = set(now.items()) ^ set(self.before['backups'].items())
+        if not calls and self.sim.dump_state() != self.before['state']:
+            calls = 1
+        changed = set(tree_snapshot(self.backup_dir).items()) ^ set(self.before['backups'].items())
         return calls + len(set(path for path, _ in changed))
 
 
@@ -134,10 +138,14 @@ def backup_of_other_site(case):
 
 
 def restored_mix301(case):
-    """A backup of MIX301 with a restore record, so that an undo would have something to do."""
+    """A backup of MIX301 and a restore of one user (manual enrolment + role, recorded): an undo has work to do."""
     path = write_backup(case.sim, MIX301, case.backup_dir)
-    store = BackupStore(case.backup_dir, case.sim.url, {'id': course_id(case.sim, MIX301), 'shortname': MIX301})
-    store.save_record(path, {'created_enrolments': [], 'updated_enrolments': [], 'assigned_roles': []})
+    courseid = course_id(case.sim, MIX301)
+    userid = next(u['id'] for u in case.sim.dump_state()['tables']['users'] if u['username'] == 'student0024')
+    case.sim.enrol(case.sim.manual_instance(courseid)['id'], userid)
+    store = BackupStore(case.backup_dir, case.sim.url, {'id': courseid, 'shortname': MIX301})
+    store.save_record(path, {'created_enrolments': [userid], 'updated_enrolments': [],
+                             'assigned_roles': [{'userid': userid, 'roleid': 5}]})
     return {'backup': path}
 
 
@@ -192,18 +200,19 @@ CASES = [
          ['query', "[?enrol == 'cohort'"], setup=backup_of_mix301),
     Case('jmespath_set_end', 'moodle_set_enrol_end', {'course': DB101, 'end': END, 'query': '[?status =='},
          ['query', '[?status ==']),
-    # Options that contradict each other, or select nothing. The modules' argument specs (owner: H3,
-    # plugins/modules) declared no such rule when these cases were written; they fail until they do.
+    # Options that contradict each other, or select nothing. The modules' argument specs (plugins/modules)
+    # declared no such rule when these cases were written: they fail until the modules refuse them.
     Case('undo_with_send_welcome', 'moodle_restore_manual',
          {'course': MIX301, 'state': 'absent', 'send_welcome': True}, ['state', 'send_welcome'],
-         setup=restored_mix301),
+         setup=restored_mix301, owner=MODULES_OWNER),
     Case('undo_with_query', 'moodle_restore_manual',
          {'course': MIX301, 'state': 'absent', 'query': "[?enrol == 'cohort']"}, ['state', 'query'],
-         setup=restored_mix301),
+         setup=restored_mix301, owner=MODULES_OWNER),
     Case('undo_with_create_instance', 'moodle_restore_manual',
          {'course': MIX301, 'state': 'absent', 'create_manual_instance': True}, ['state', 'create_manual_instance'],
-         setup=restored_mix301),
-    Case('backup_of_no_method', 'moodle_backup_enrolments', {'course': DB101, 'methods': []}, ['methods']),
+         setup=restored_mix301, owner=MODULES_OWNER),
+    Case('backup_of_no_method', 'moodle_backup_enrolments', {'course': DB101, 'methods': []}, ['methods'],
+         owner=MODULES_OWNER),
 ]
 
 
@@ -288,9 +297,10 @@ def test_bad_input_fails_clearly_and_writes_nothing(outcome, evidence, name):
     seen = outcome['cases'][name]
     case, result = seen['case'], seen['result']
     problems = clarity_problems(case, result)
-    writes = seen['writes'] + (0 if seen['state_unchanged'] else 1)
+    writes = seen['writes']
     evidence.bad_input(name, clear=not problems, writes=writes)
-    assert not problems, '%s: %s\nmessage: %s' % (name, '; '.join(problems), result.get('msg'))
+    owner = ' [to fix: %s]' % case.owner if case.owner else ''
+    assert not problems, '%s%s: %s\nmessage: %s' % (name, owner, '; '.join(problems), result.get('msg'))
     assert seen['state_unchanged'], '%s changed the simulated Moodle' % name
     assert writes == 0, '%s wrote %d times (Moodle calls or backup files)' % (name, writes)
 

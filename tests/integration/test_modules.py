@@ -180,8 +180,10 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     assert sorted(short(u['username']) for u in set_end['changed_users']) == ['s01', 's02', 's03', 's05', 's08']
     assert set_end['diff']['after']['ka1-s05'] == {'timeend': END}
     assert_ok(set_end_again, False)
-    assert_ok(chain_backup, False)          # the whole chain again: restore keeps the end dates set since
-    assert_ok(chain_restore, False)
+    assert_ok(chain_backup, True)           # s03 and s10 left the source since the first backup
+    assert chain_backup['backup_file'] != backup['backup_file']
+    assert_ok(chain_restore, False)         # restoring the new backup keeps the end dates set since
+    assert chain_restore['backup_file'] == chain_backup['backup_file']
 
     assert manual_view(sim, courseid) == EXPECTED_AFTER_PROCEDURE
     assert source_view(sim, courseid) == sources_before          # no other enrolment touched, no sync
@@ -233,8 +235,13 @@ def test_bad_inputs_fail_clearly_and_write_nothing(sim, connection, tmp_path):
     sim.enrol(sim.manual_instance(courseid)['id'], users['s03'], timestart=1900000000)
     backups = str(tmp_path / 'backups')
     setup = run_tasks([Task('moodle_backup_enrolments', course=name, backup_dir=backups)
-                       for name in ('KA3', 'KA3B', 'KA3N')], connection)
+                       for name in ('KA3', 'KA3B', 'KA3N')]
+                      + [Task('moodle_restore_manual', course='KA3', backup_dir=backups, roles=['editingteacher'])],
+                      connection)
     own, foreign_course = setup[0]['backup_file'], setup[1]['backup_file']
+    assert_ok(setup[3], True)                                     # the roles filter restores only the teacher
+    assert names(setup[3]['created']) == ['teacher01']
+    assert manual_view(sim, courseid)['teacher01'] == ('active', 0, 0, ['editingteacher'])
     foreign_site = str(tmp_path / 'foreign-site.json')
     with open(own) as handle:
         document = json.load(handle)
@@ -322,50 +329,37 @@ def test_create_manual_instance(sim, connection, tmp_path):
     student = sim.add_user('ka5-s01')
     sim.enrol(sim.add_instance(courseid, 'database'), student)
     course = {'course': 'KA5', 'backup_dir': str(tmp_path)}
-    assert_ok(run_tasks([Task('moodle_backup_enrolments', **course)], connection)[0], True)
-    moodle_before = sim.dump_state()
-    check = run_tasks([Task('moodle_restore_manual', check=True, create_manual_instance=True, **course)],
-                      connection)[0]
+    run = run_tasks([Task('moodle_backup_enrolments', **course),
+                     Task('moodle_restore_manual', check=True, create_manual_instance=True, **course),
+                     Task('moodle_restore_manual', create_manual_instance=True, **course),
+                     Task('moodle_restore_manual', create_manual_instance=True, **course)], connection)
+    check, restore, again = run.results[1:]
     assert_ok(check, True)
     assert check['manual_instance_id'] is None and names(check['created']) == ['s01']
-    assert sim.dump_state() == moodle_before
-    run = run_tasks([Task('moodle_restore_manual', create_manual_instance=True, **course),
-                     Task('moodle_restore_manual', create_manual_instance=True, **course)], connection)
-    assert_ok(run[0], True)
-    assert_ok(run[1], False)
+    assert_ok(restore, True)
+    assert_ok(again, False)
     instance = sim.manual_instance(courseid)
-    assert run[0]['manual_instance_id'] == instance['id'] and instance['customint1'] == 0
+    assert restore['manual_instance_id'] == instance['id'] and instance['customint1'] == 0   # welcome off
+    assert again['manual_instance_id'] == instance['id']
     assert manual_view(sim, courseid) == {'s01': ('active', 0, 0, ['student'])}
 
 
 def test_backups_are_history_and_retention_spares_restored_ones(sim, connection, tmp_path):
-    courseid, users = build_course(sim, 'KA6')
+    build_course(sim, 'KA6')
     course = {'course': 'KA6', 'backup_dir': str(tmp_path)}
-    first = run_tasks([Task('moodle_backup_enrolments', **course)], connection)[0]['backup_file']
-    sim.drop_from_source(courseid, 'database', [users['s01']])
-    second = run_tasks([Task('moodle_backup_enrolments', **course),
-                        Task('moodle_restore_manual', backup_file=first, query="[?username == 'ka6-s01']",
-                             **course)], connection)
-    assert_ok(second[0], True)
-    assert_ok(second[1], True)
-    assert names(second[1]['created']) == ['s01']
-    sim.drop_from_source(courseid, 'database', [users['s02']])
-    third = run_tasks([Task('moodle_backup_enrolments', **course),
-                       Task('moodle_backup_enrolments', retention=1, **course)], connection)
-    assert_ok(third[0], True)
-    assert_ok(third[1], True)
-    assert third[1]['backup_written'] is False
-    assert third[1]['removed_backups'] == [second[0]['backup_file']]
-    assert sorted(os.listdir(os.path.dirname(first))) == sorted(
-        ['restores', os.path.basename(first), os.path.basename(third[0]['backup_file'])])
-
-
-def test_restore_only_selected_roles(sim, connection, tmp_path):
-    courseid, _users = build_course(sim, 'KA7')
-    course = {'course': 'KA7', 'backup_dir': str(tmp_path)}
-    run = run_tasks([Task('moodle_backup_enrolments', **course),
-                     Task('moodle_restore_manual', roles=['editingteacher'], **course)], connection)
-    assert_ok(run[1], True)
-    assert names(run[1]['created']) == ['teacher01']
-    assert manual_view(sim, courseid)['teacher01'] == ('active', 0, 0, ['editingteacher'])
-
+    run = run_tasks([Task('moodle_backup_enrolments', methods=['database'], **course),
+                     Task('moodle_restore_manual', backup_file='{{ task0.backup_file }}',
+                          query="[?username == 'ka6-s01']", **course),
+                     Task('moodle_backup_enrolments', **course),
+                     Task('moodle_backup_enrolments', methods=['all'], **course),
+                     Task('moodle_backup_enrolments', methods=['all'], retention=1, **course)], connection)
+    first, restore, second, third, retention = run.results
+    for result in (first, restore, second, third):
+        assert_ok(result, True)
+    assert names(restore['created']) == ['s01']
+    assert len(set(r['backup_file'] for r in (first, second, third))) == 3
+    assert_ok(retention, True)
+    assert retention['backup_written'] is False and retention['backup_file'] == third['backup_file']
+    assert retention['removed_backups'] == [second['backup_file']]      # the first has a restore record
+    assert sorted(os.listdir(os.path.dirname(first['backup_file']))) == sorted(
+        ['restores', os.path.basename(first['backup_file']), os.path.basename(third['backup_file'])])

@@ -78,11 +78,12 @@ def failing_modules_run(tmp_path_factory, not_moodle):
     """The modules at -vvvv: wrong token, HTTP 500, timeout, not Moodle, bad end date."""
     root = str(tmp_path_factory.mktemp('security_modules'))
     sim = Simulator(version='4.5', fixture='demo', token=TOKEN).start()
+    slow_sim = Simulator(version='4.5', fixture='demo', token=TOKEN).start()
     backups = os.path.join(root, 'backups')
     right = {'moodle_url': sim.url, 'moodle_token': TOKEN}
     try:
         sim.fault('http500', function='local_keepaccess_get_course_enrolments', count=1)
-        sim.fault('slow', function='core_course_get_courses_by_field', after=3, seconds=4, count=1)
+        slow_sim.fault('slow', seconds=4, count=1)
         tasks = [
             module_task('http500', 'moodle_backup_enrolments', right, course='DB101', backup_dir=backups),
             module_task('wrong_token', 'moodle_backup_enrolments', dict(right, moodle_token=WRONG_TOKEN),
@@ -90,12 +91,14 @@ def failing_modules_run(tmp_path_factory, not_moodle):
             module_task('not_moodle', 'moodle_backup_enrolments', dict(right, moodle_url=not_moodle),
                         course='DB101', backup_dir=backups),
             module_task('bad_end', 'moodle_set_enrol_end', right, course='DB101', end='tomorrow-ish'),
-            module_task('timeout', 'moodle_set_enrol_end', dict(right, timeout=1), course='DB101', end=END),
+            module_task('timeout', 'moodle_set_enrol_end', dict(right, moodle_url=slow_sim.url, timeout=1),
+                        course='DB101', end=END),
         ]
         play = run_play(tasks, workdir=os.path.join(root, 'play'), args=['-vvvv'])
         yield {'play': play, 'backups': backups}
     finally:
         sim.stop()
+        slow_sim.stop()
 
 
 def test_token_not_in_playbook_output_at_vvvv(playbook_run, evidence):

@@ -4,7 +4,7 @@
 
 import pytest
 
-from tests.live.live_backend import LiveConfigMissing, LiveSite
+from tests.live.live_backend import EVIDENCE, LiveConfigMissing, LiveSite
 
 
 def pytest_collection_modifyitems(config, items):
@@ -29,3 +29,10 @@ def live_sql(live):
     if not live.has_sql:
         pytest.skip('MOODLE_LIVE_PSQL is not set: this check reads Moodle tables directly')
     return live
+
+
+def pytest_terminal_summary(terminalreporter):
+    if EVIDENCE:
+        terminalreporter.section('cemu.moodle live run against a real Moodle')
+        for line in EVIDENCE:
+            terminalreporter.write_line(line)

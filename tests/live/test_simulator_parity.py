@@ -11,13 +11,19 @@ place where the tests that run against the simulator would not tell what the
 real Moodle does.
 
 Writes only to users the fixture leaves alone (student0101 into KA1) and puts
-them back; the fixture is reset first.
+them back; the fixture is reset first. With ``MOODLE_LIVE_READONLY=1`` it
+neither resets the fixture nor writes (for a site another run is using): the
+write round is skipped and the error cases that a changed fixture could turn
+into writes run only while KA4 still has no manual instance.
 """
 
+import os
 import re
+import time
 
 import pytest
 
+from tests.live.live_backend import record
 from tests.simulator import Simulator
 from tests.simulator.client import call
 
@@ -30,10 +36,11 @@ FAR_FUTURE = 4102444799          # 2099-12-31T23:59:59Z
 class Side:
     """One site answering raw REST calls, with ids looked up by name."""
 
-    def __init__(self, label, url, token):
+    def __init__(self, label, url, token, count_messages=None):
         self.label = label
         self.url = url
         self.token = token
+        self.count_messages = count_messages
         self._courses = {}
         self._users = {}
         self._roles = None
@@ -64,19 +71,75 @@ class Side:
         return self._roles[shortname]
 
 
+READ_ONLY = os.environ.get('MOODLE_LIVE_READONLY', '').lower() in ('1', 'true', 'yes')
+
+
+READ_ONLY_WAIT = int(os.environ.get('MOODLE_LIVE_READONLY_WAIT', '300'))   # seconds to wait for a built fixture
+
+# User enrolments per (method, status) and manual (component '') role assignments of each course
+# as build_fixture.php leaves them (tests/live/README.md): the state every comparison assumes.
+BUILT_FIXTURE = {
+    'KA1': ({('database', 0): 32}, 0),
+    'KA2': ({('cohort', 0): 25}, 0),
+    'KA3': ({('database', 0): 13, ('cohort', 0): 6, ('manual', 0): 5, ('manual', 1): 3}, 8),
+    'KA4': ({('database', 0): 10}, 0),
+    'BIG1': ({('database', 0): 2000}, 0),
+}
+
+
+def fixture_counts(side):
+    """Per course: user enrolments per (method, status) and the number of manual role assignments."""
+    counts = {}
+    for shortname in COURSES:
+        answer = side.enrolments(shortname)
+        per_method = {}
+        for ue in answer['userenrolments']:
+            key = (ue['enrol'], ue['status'])
+            per_method[key] = per_method.get(key, 0) + 1
+        counts[shortname] = (per_method, sum(1 for ra in answer['roleassignments'] if ra['component'] == ''))
+    return counts
+
+
+def wait_until_built(side, timeout):
+    """Whether the site shows the built fixture within ``timeout`` seconds (another run may be resetting it)."""
+    deadline = time.monotonic() + timeout
+    while fixture_counts(side) != BUILT_FIXTURE:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(10)
+    return True
+
+
 @pytest.fixture(scope='module')
 def sides(live):
-    live.build_fixture()
-    simulator = Simulator(version='4.5', fixture='recorded', token=SIM_TOKEN).start()
-    yield Side('real', live.url, live.token), Side('simulator', simulator.url, SIM_TOKEN)
+    if not READ_ONLY:
+        live.build_fixture()
+    elif not wait_until_built(Side('real', live.url, live.token), READ_ONLY_WAIT):
+        pytest.skip('read-only run: the live fixture is not as build_fixture.php leaves it (another run is '
+                    'using the site); nothing to compare against')
+    simulator = Simulator(version='4.5', fixture='recorded').start()
+    simulator.add_service_token(SIM_TOKEN)      # the live token is the least-privilege service user's
+    real_messages = live.welcome_messages if live.has_sql else None
+    yield (Side('real', live.url, live.token, real_messages),
+           Side('simulator', simulator.url, SIM_TOKEN, lambda: len(simulator.messages())))
     simulator.stop()
-    live.build_fixture()
+    if not READ_ONLY:
+        live.build_fixture()
 
 
 def both(sides, request):
     """``request(side)`` -> answer, on the real Moodle and on the simulator."""
     real, simulated = sides
     return request(real), request(simulated)
+
+
+def both_when_built(sides, request):
+    """Like both(), but when the answers differ while the real fixture is not in its built state
+    (another run is resetting or using it), wait for it and ask again once."""
+    real, simulated = both(sides, request)
+    if real != simulated and fixture_counts(sides[0]) != BUILT_FIXTURE and wait_until_built(sides[0], READ_ONLY_WAIT):
+        real, simulated = both(sides, request)
+    return real, simulated
 
 
 # -- normalising --
@@ -144,20 +207,41 @@ def test_course_enrolments_have_the_same_shape(sides, shortname):
     assert differences(shape(real), shape(simulated)) == []
 
 
+# Where the recordings (../shared/moodle-ws, replayed by tests/unit/test_recordings_replay.py) and the
+# live fixture disagree, the simulator follows the recordings: the recorded KA3 page of
+# core_enrol_get_enrolled_users lists ONE role for student0221 and student0222, while build_fixture.php
+# gives both a manual student role on top of their database one. Those two manual roles are left out
+# of the real side before comparing (see tests/simulator/fixtures.recorded_fixture).
+RECORDINGS_WIN = {'KA3': {'student0221': ('student', ''), 'student0222': ('student', '')}}
+
+
+def without_recordings_conflicts(view, shortname):
+    for username, role in RECORDINGS_WIN.get(shortname, {}).items():
+        roles = view['users'].get(username, {}).get('roles', [])
+        if role in roles:
+            roles.remove(role)
+    return view
+
+
 @pytest.mark.parametrize('shortname', COURSES)
 def test_course_content_is_the_same(sides, shortname):
-    real, simulated = both(sides, lambda side: enrolment_view(side.enrolments(shortname)))
-    assert differences(real, simulated) == []
+    real, simulated = both_when_built(sides, lambda side: enrolment_view(side.enrolments(shortname)))
+    assert differences(without_recordings_conflicts(real, shortname), simulated) == []
+
+
+def lookup_view(answer):
+    """Shape of a course lookup, and the fields a module reads."""
+    course = answer['courses'][0]
+    return {'shape': shape(answer), 'course': dict((key, course.get(key)) for key in (
+        'shortname', 'idnumber', 'fullname', 'enrollmentmethods', 'visible', 'format', 'contacts'))}
 
 
 @pytest.mark.parametrize('shortname', COURSES)
 def test_course_lookup_answers_the_same(sides, shortname):
     def lookup(side):
-        return side.call('core_course_get_courses_by_field', {'field': 'shortname', 'value': shortname})
-    real, simulated = both(sides, lookup)
-    assert differences(shape(real), shape(simulated)) == []
-    for key in ('shortname', 'idnumber', 'fullname', 'enrollmentmethods', 'visible', 'format'):
-        assert real['courses'][0].get(key) == simulated['courses'][0].get(key), key
+        return lookup_view(side.call('core_course_get_courses_by_field', {'field': 'shortname', 'value': shortname}))
+    real, simulated = both_when_built(sides, lookup)
+    assert differences(real, simulated) == []
 
 
 def test_paging_splits_the_same_way(sides):
@@ -171,7 +255,7 @@ def test_paging_splits_the_same_way(sides):
                 return sizes
             assert page['nextfromuserid'] == last, side.label
             fromuserid = page['nextfromuserid']
-    real, simulated = both(sides, pages)
+    real, simulated = both_when_built(sides, pages)
     assert real == simulated
 
 
@@ -208,8 +292,19 @@ ERROR_CASES = {
 }
 
 
+# Cases refused only because KA4 has no manual instance: on a fixture another run changed they would write.
+NEEDS_KA4_WITHOUT_MANUAL = frozenset(('no manual instance', 'remove without manual instance',
+                                      'core enrol without manual instance'))
+
+
+def ka4_has_manual_instance(side):
+    return any(i['enrol'] == 'manual' for i in side.enrolments('KA4', maxusers=1)['instances'])
+
+
 @pytest.mark.parametrize('case', sorted(ERROR_CASES))
 def test_errors_are_the_same(sides, case):
+    if READ_ONLY and case in NEEDS_KA4_WITHOUT_MANUAL and ka4_has_manual_instance(sides[0]):
+        pytest.skip('read-only run: KA4 has a manual instance now, so this case could write')
     def send(side):
         function, params = ERROR_CASES[case](side)
         return error_view(side.call(function, params))
@@ -246,7 +341,45 @@ def probe_rounds(side):
     return {'answers': answers, 'left in KA1': after}
 
 
+@pytest.mark.skipif(READ_ONLY, reason='MOODLE_LIVE_READONLY: this round writes to the real Moodle')
 def test_write_and_undo_answer_the_same(sides):
     real, simulated = both(sides, probe_rounds)
     assert real['answers'][0][0]['result'] == 'created'
+    assert differences(real, simulated) == []
+
+
+def welcome_rounds(side):
+    """Welcome messages each write stores in KA1 (it has contacts: the two editing teachers)."""
+    courseid, student = side.course_id('KA1'), side.role_id('student')
+    first, second = side.user_id('student0103'), side.user_id('student0104')
+    apply = 'local_keepaccess_apply_manual_enrolments'
+    core = {'enrolments': [{'roleid': student, 'userid': second, 'courseid': courseid}]}
+    writes = [
+        ('companion, sendwelcome=1, new enrolment', apply,
+         {'courseid': courseid, 'sendwelcome': 1, 'enrolments': [{'userid': first, 'roleids': [student]}]}),
+        ('companion, sendwelcome=1, same again', apply,
+         {'courseid': courseid, 'sendwelcome': 1, 'enrolments': [{'userid': first, 'roleids': [student]}]}),
+        ('companion, sendwelcome=0, changed end', apply,
+         {'courseid': courseid, 'enrolments': [{'userid': first, 'timeend': FAR_FUTURE}]}),
+        ('enrol_manual_enrol_users, new', 'enrol_manual_enrol_users', core),
+        ('enrol_manual_enrol_users, same again', 'enrol_manual_enrol_users', core),
+    ]
+    counted = {}
+    for label, function, params in writes:
+        before = side.count_messages()
+        answer = side.call(function, params)
+        assert not (isinstance(answer, dict) and 'exception' in answer), (side.label, label, answer)
+        counted[label] = side.count_messages() - before
+    side.call('local_keepaccess_remove_manual_enrolments', {'courseid': courseid, 'enrolments': [
+        {'userid': first, 'unenrol': 1, 'roleids': [student]}, {'userid': second, 'unenrol': 1, 'roleids': [student]}]})
+    return counted
+
+
+@pytest.mark.skipif(READ_ONLY, reason='MOODLE_LIVE_READONLY: these writes would change the real Moodle')
+def test_welcome_messages_are_sent_alike(sides):
+    if sides[0].count_messages is None:
+        pytest.skip('MOODLE_LIVE_PSQL is not set: welcome messages are counted in mdl_notifications')
+    real, simulated = both(sides, welcome_rounds)
+    record('welcome messages per write in KA1, real Moodle: %s; simulator: %s' % (real, simulated))
+    assert real['companion, sendwelcome=0, changed end'] == 0
     assert differences(real, simulated) == []

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import secrets
 
+from .companion import service_account
 from .registry import SITE_VERSIONS
-from .state import ADMIN_USERID, EDITINGTEACHER, GUEST_USERID, INSTANCE_ENABLED, STUDENT, State
+from .state import (ADMIN_USERID, EDITINGTEACHER, GUEST_USERID, INSTANCE_DISABLED, INSTANCE_ENABLED,
+                    PLUGIN_DEFAULT_ROLES, STUDENT, State)
 
 FIXED_TIMECREATED = 1795912389
 FIXED_CACHEREV = 1795912393
@@ -31,10 +33,11 @@ def add_user(state, username, firstname='User', lastname=None, email=None, useri
     return state.insert('users', record)
 
 
-def add_category(state, name, idnumber='', parent=0, visible=1, categoryid=None):
+def add_category(state, name, idnumber='', parent=0, visible=1, categoryid=None, descriptionformat=1):
     """Create a course category; return its id."""
     catid = state.insert('categories', {'id': categoryid, 'name': name, 'idnumber': idnumber, 'parent': parent,
-                                        'visible': visible, 'sortorder': 0, 'timemodified': FIXED_TIMECREATED})
+                                        'visible': visible, 'sortorder': 0, 'timemodified': FIXED_TIMECREATED,
+                                        'descriptionformat': descriptionformat})
     state.update('categories', catid, sortorder=catid * 10000)
     return catid
 
@@ -61,8 +64,13 @@ def add_course(state, shortname, fullname=None, idnumber='', category=1, visible
     return courseid
 
 
-def add_instance(state, courseid, enrol, status=INSTANCE_ENABLED, roleid=STUDENT, customint1=None, name='',
-                 sortorder=None):
+# Instance defaults of each plugin's add_instance() on the live Moodle 4.5 site: guest and database
+# keep roleid 0 (database enrols with its `defaultrole`), the others the student role.
+INSTANCE_DEFAULT_ROLES = {'manual': STUDENT, 'self': STUDENT, 'cohort': STUDENT, 'guest': 0, 'database': 0}
+
+
+def add_instance(state, courseid, enrol, status=INSTANCE_ENABLED, roleid=None, customint1=None, name='',
+                 sortorder=None, instanceid=None):
     """Add an enrol instance; customint1 = cohort id (cohort) or welcome flag (manual, default on)."""
     if state.course(courseid) is None:
         raise ValueError('course %s does not exist' % courseid)
@@ -70,10 +78,24 @@ def add_instance(state, courseid, enrol, status=INSTANCE_ENABLED, roleid=STUDENT
         raise ValueError('cohort instance needs customint1 = an existing cohort id')
     if customint1 is None:
         customint1 = 1 if enrol == 'manual' else 0
+    if roleid is None:
+        roleid = INSTANCE_DEFAULT_ROLES.get(enrol, STUDENT)
     if sortorder is None:
         sortorder = max((i['sortorder'] for i in state.instances_of(courseid)), default=-1) + 1
-    return state.insert('instances', {'courseid': courseid, 'enrol': enrol, 'name': name, 'status': status,
-                                      'roleid': roleid, 'customint1': customint1, 'sortorder': sortorder})
+    return state.insert('instances', {'id': instanceid, 'courseid': courseid, 'enrol': enrol, 'name': name,
+                                      'status': status, 'roleid': roleid, 'customint1': customint1,
+                                      'sortorder': sortorder})
+
+
+def add_default_instances(state, courseid, first_instanceid=None):
+    """What create_course() adds (enrol_plugins' add_default_instance): manual (enabled, welcome on),
+    guest and self (both disabled); return their ids."""
+    ids = []
+    for offset, (enrol, status) in enumerate((('manual', INSTANCE_ENABLED), ('guest', INSTANCE_DISABLED),
+                                              ('self', INSTANCE_DISABLED))):
+        ids.append(add_instance(state, courseid, enrol, status=status,
+                                instanceid=None if first_instanceid is None else first_instanceid + offset))
+    return ids
 
 
 def enrol(state, instanceid, userid, roleid=None, status=0, timestart=0, timeend=0):
@@ -81,7 +103,8 @@ def enrol(state, instanceid, userid, roleid=None, status=0, timestart=0, timeend
     instance = state.tables['instances'][instanceid]
     if state.user(userid) is None:
         raise ValueError('user %s does not exist' % userid)
-    roleid = instance['roleid'] if roleid is None else roleid
+    if roleid is None:
+        roleid = instance['roleid'] or PLUGIN_DEFAULT_ROLES.get(instance['enrol'], 0)
     return state.enrol_user(instance, userid, roleid, timestart, timeend, status)[0]
 
 
@@ -101,14 +124,72 @@ def sync_cohort_instance(state, instanceid):
             enrol(state, instanceid, userid)
 
 
-def new_state(version, site_name='Moodle Simulator'):
-    """A site with guest, admin and the default category."""
+def add_role(state, shortname, name, capabilities=(), allowassign=(), roleid=None):
+    """Create a custom role (system context level) with allowed capabilities and assignable roles."""
+    if any(r['shortname'] == shortname for r in state.tables['roles'].values()):
+        raise ValueError('role %r exists' % shortname)
+    sortorder = max(r['sortorder'] for r in state.tables['roles'].values()) + 1
+    return state.insert('roles', {'id': roleid, 'shortname': shortname, 'name': name, 'sortorder': sortorder,
+                                  'capabilities': list(capabilities), 'allowassign': list(allowassign)})
+
+
+def assign_system_role(state, roleid, userid):
+    """role_assign() in the system context (nothing if it exists)."""
+    for ra in state.tables['system_role_assignments'].values():
+        if (ra['roleid'], ra['userid']) == (roleid, userid):
+            return ra['id']
+    return state.insert('system_role_assignments', {'userid': userid, 'roleid': roleid})
+
+
+def role_id(state, shortname):
+    """The id of the role with this shortname, or None."""
+    return next((r['id'] for r in state.tables['roles'].values() if r['shortname'] == shortname), None)
+
+
+def add_service_user(state, assignable_roles=None, userid=None):
+    """What local_keepaccess's cli/create_service_user.php sets up, read from the plugin's source: the
+    user, the system role with the least capabilities the service needs, the roles it may assign in
+    courses (Define roles > Allow role assignments). Existing pieces are reused; return the user id."""
+    account = service_account()
+    assignable = account['assignable_roles'] if assignable_roles is None else tuple(assignable_roles)
+    unknown = [shortname for shortname in assignable if role_id(state, shortname) is None]
+    if unknown:
+        raise ValueError('unknown roles: %s' % ', '.join(unknown))
+    roleid = role_id(state, account['role_shortname'])
+    if roleid is None:
+        roleid = add_role(state, account['role_shortname'], account['role_name'], account['capabilities'])
+    role = state.tables['roles'][roleid]
+    allowed = role['allowassign'] + [role_id(state, s) for s in assignable if role_id(state, s) not in role['allowassign']]
+    state.update('roles', roleid, allowassign=allowed)
+    serviceuser = state.username_ids.get(account['username'])
+    if serviceuser is None:
+        serviceuser = add_user(state, account['username'], account['firstname'], account['lastname'],
+                               email=account['username'] + account['email_domain'], userid=userid)
+    assign_system_role(state, roleid, serviceuser)
+    return serviceuser
+
+
+SITE_CONTEXTID = 2
+
+
+def site_course(version, fullname, shortname):
+    """The site front page (course 1, format 'site'), as course answers show it (seen on the live site)."""
+    return {'id': 1, 'shortname': shortname, 'fullname': fullname, 'idnumber': '', 'category': 0, 'visible': 1,
+            'summary': '', 'summaryformat': 0, 'sortorder': 1, 'startdate': 0, 'enddate': 0, 'format': 'site',
+            'newsitems': 3, 'showcompletionconditions': None, 'timecreated': FIXED_TIMECREATED,
+            'timemodified': FIXED_TIMECREATED, 'cacherev': FIXED_CACHEREV,
+            'showactivitydates': SITE_VERSIONS[version]['showactivitydates'], 'contextid': SITE_CONTEXTID}
+
+
+def new_state(version, site_name='Moodle Simulator', site_shortname='moodle'):
+    """A site with its front page, guest, admin and the default category."""
     if version not in SITE_VERSIONS:
         raise ValueError('version must be one of %s' % ', '.join(SITE_VERSIONS))
     state = State(version, site_name)
     state.site['privateaccesskey'] = secrets.token_hex(16)
+    state.site['course'] = site_course(version, site_name, site_shortname)
     add_user(state, 'guest', 'Guest user', ' ', email='root@localhost', userid=GUEST_USERID)
-    add_user(state, 'admin', 'Admin', 'User', email='admin@example.com', userid=ADMIN_USERID)
+    add_user(state, 'admin', 'Admin', 'User', email='admin@example.invalid', userid=ADMIN_USERID)
     add_category(state, 'Category 1', categoryid=1)
     return state
 
@@ -131,26 +212,39 @@ def empty_fixture(version):
 
 
 def recorded_fixture(version):
-    """The fixture behind ../shared/moodle-ws (ids as the recordings show them).
+    """The live fixture (tests/live/build_fixture.php) on the site behind ../shared/moodle-ws, ids as there.
 
     Users: 3 teacher01 'Teacher One', 4 teacher02 'Teacher Two', student0001-0040 = 5-44,
     student0101-0125 = 45-69, student0201-0224 = 70-93, student0301-0310 = 94-103,
-    student1001-3000 = 104-2103. Courses in category 2 'Realmoodle fixtures':
-    KA1 (2) manual+database: teachers 3, 4 and student0001-0030 via database;
-    KA2 (3) manual+cohort: cohort 'KA2 students' = student0101-0125;
-    KA3 (4) manual+database+cohort: 0201-0210 database, 0211-0218 cohort, 0219-0222 manual,
-    0223-0224 manual suspended; KA4 (5) database only (0301-0310); BIG1 (6) manual+database, 2000 students.
-    Every manual instance has the welcome message on (Moodle's default).
+    student2001-4000 = 104-2103, the service user keepaccess_ws = 2104 (role keepaccess_ws, may
+    assign student, teacher, editingteacher). Every course has the instances create_course() adds
+    (manual, guest and self disabled; instance ids as on the live site), then:
+    KA1 (2) database: teachers 3, 4 (editingteacher) and student0001-0030;
+    KA2 (3) cohort KA2-COHORT = student0101-0125;
+    KA3 (4) database 0201-0210, 0220-0222; cohort KA3-COHORT 0211-0215, 0220; manual 0216-0219 and
+    0222 active, 0221 (active via database), 0223, 0224 suspended;
+    KA4 (5) database only (0301-0310), its manual instance deleted; BIG1 (6) database, 2000 students.
+
+    Where the recordings and the live site differ, the recordings win (they are what
+    tests/unit/test_recordings_replay.py replays): the site name, the category name, the course
+    context ids (courseimage URLs), and that student0221/0222 hold only one role assignment in KA3
+    (the recorded core_enrol_get_enrolled_users page lists one role each; the live site also gives
+    them a manual student role). tests/simulator/recorded_live/ pins the live facts.
     """
-    state = new_state(version, 'Real Moodle Test Site')
+    # recordings win for the site name (live: 'KeepAccess test Moodle 4.5'); the front page's shortname is live's
+    state = new_state(version, 'Real Moodle Test Site', 'KA45')
+    state.site['timezone'] = 'Europe/London'
     add_user(state, 'teacher01', 'Teacher', 'One', userid=3, idnumber='ID-teacher01', city='Testcity', country='DE')
     add_user(state, 'teacher02', 'Teacher', 'Two', userid=4, idnumber='ID-teacher02', city='Testcity', country='DE')
     add_numbered_users(state, 'student', range(1, 41), first_id=5)
     add_numbered_users(state, 'student', range(101, 126), first_id=45)
     add_numbered_users(state, 'student', range(201, 225), first_id=70)
     add_numbered_users(state, 'student', range(301, 311), first_id=94)
-    add_numbered_users(state, 'student', range(1001, 3001), first_id=104)
-    category = add_category(state, 'Realmoodle fixtures', categoryid=2)
+    add_numbered_users(state, 'student', range(2001, 4001), first_id=104)
+    add_service_user(state, userid=2104)
+    # recordings win for the name (live: 'cemu.moodle live fixtures'); the idnumber is the live one
+    category = add_category(state, 'Realmoodle fixtures', 'KEEPACCESS-LIVE-FIXTURES', categoryid=2,
+                            descriptionformat=0)
     _recorded_ka1(state, category)
     _recorded_ka2(state, category)
     _recorded_ka3(state, category)
@@ -159,11 +253,17 @@ def recorded_fixture(version):
     return state
 
 
+def _recorded_course(state, courseid, shortname, fullname, idnumber, category, first_instanceid):
+    """A live fixture course with create_course()'s default instances; return (courseid, manual instance id)."""
+    course = add_course(state, shortname, fullname, idnumber, category, courseid=courseid,
+                        sortorder=20007 - courseid)
+    return course, add_default_instances(state, course, first_instanceid)[0]
+
+
 def _recorded_ka1(state, category):
-    course = add_course(state, 'KA1', 'KA1 - 30 students + 2 teachers via external database', 'KA-2026-1',
-                        category, courseid=2, sortorder=20005)
-    add_instance(state, course, 'manual')
-    database = add_instance(state, course, 'database')
+    course, dummy = _recorded_course(state, 2, 'KA1', 'KA1 - 30 students + 2 teachers via external database',
+                                     'KA-2026-1', category, 1)
+    database = add_instance(state, course, 'database', instanceid=4)
     for teacher in (3, 4):
         enrol(state, database, teacher, EDITINGTEACHER)
     for userid in range(5, 35):
@@ -171,42 +271,42 @@ def _recorded_ka1(state, category):
 
 
 def _recorded_ka2(state, category):
-    course = add_course(state, 'KA2', 'KA2 - 25 students via cohort sync', 'KA-2026-2', category, courseid=3,
-                        sortorder=20004)
-    add_instance(state, course, 'manual')
-    cohort = add_cohort(state, 'KA2 students', 'KA2-COHORT', members=range(45, 70))
-    sync_cohort_instance(state, add_instance(state, course, 'cohort', customint1=cohort))
+    course, dummy = _recorded_course(state, 3, 'KA2', 'KA2 - 25 students via cohort sync', 'KA-2026-2', category, 5)
+    cohort = add_cohort(state, 'KA2-COHORT', 'KA2-COHORT', members=range(45, 70))
+    sync_cohort_instance(state, add_instance(state, course, 'cohort', customint1=cohort, instanceid=8))
 
 
 def _recorded_ka3(state, category):
-    course = add_course(state, 'KA3', 'KA3 - mixed: database, cohort, manual, suspended', 'KA-2026-3', category,
-                        courseid=4, sortorder=20003)
-    manual = add_instance(state, course, 'manual')
-    database = add_instance(state, course, 'database')
-    cohort = add_cohort(state, 'KA3 students', 'KA3-COHORT', members=range(80, 88))
-    sync_cohort_instance(state, add_instance(state, course, 'cohort', customint1=cohort))
-    for userid in range(70, 80):
+    course, manual = _recorded_course(state, 4, 'KA3', 'KA3 - mixed: database, cohort, manual, suspended',
+                                      'KA-2026-3', category, 9)
+    database = add_instance(state, course, 'database', instanceid=12)
+    cohort = add_cohort(state, 'KA3-COHORT', 'KA3-COHORT', members=list(range(80, 85)) + [89])
+    sync_cohort_instance(state, add_instance(state, course, 'cohort', customint1=cohort, instanceid=13))
+    for userid in list(range(70, 80)) + [89, 90, 91]:
         enrol(state, database, userid)
-    for userid in range(88, 92):
+    for userid in range(85, 89):
         enrol(state, manual, userid)
+    # student0221 (90): suspended manual, student0222 (91): active manual, both also via database; the
+    # recordings show one role for each, so their manual enrolments carry no manual role here.
+    enrol(state, manual, 90, roleid=0, status=1)
+    enrol(state, manual, 91, roleid=0)
     for userid in (92, 93):
         enrol(state, manual, userid, status=1)
 
 
 def _recorded_ka4(state, category):
-    course = add_course(state, 'KA4', 'KA4 - external database, no manual instance', 'KA-2026-4', category,
-                        courseid=5, sortorder=20002)
-    database = add_instance(state, course, 'database')
+    course, manual = _recorded_course(state, 5, 'KA4', 'KA4 - external database only, no manual enrolment instance',
+                                      'KA-2026-4', category, 14)
+    state.delete('instances', manual)           # build_fixture.php deletes KA4's manual instance (id 14)
+    database = add_instance(state, course, 'database', instanceid=17)
     for userid in range(94, 104):
         enrol(state, database, userid)
 
 
 def _recorded_big1(state, category):
-    course = add_course(state, 'BIG1', 'BIG1 - 2000 students via external database', 'BIG-2026-1', category,
-                        courseid=6, sortorder=20001)
-    add_instance(state, course, 'manual')
-    database = add_instance(state, course, 'database')
-    enrol(state, database, 3, EDITINGTEACHER)
+    course, dummy = _recorded_course(state, 6, 'BIG1', 'BIG1 - 2000 students via external database',
+                                     'KA-2026-BIG1', category, 18)
+    database = add_instance(state, course, 'database', instanceid=21)
     for userid in range(104, 2104):
         enrol(state, database, userid)
 

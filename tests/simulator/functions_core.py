@@ -9,7 +9,7 @@ import re
 from .protocol import (DEFAULT, OPTIONAL, MoodleException, Multiple, Single, Value, XmlOnly,
                        invalid_parameter, missing_record)
 from .registry import SITE_VERSIONS, function_version, ws_function
-from .state import ADMIN_USERID, GUEST_USERID, SITE_COURSEID, UE_ACTIVE, UE_SUSPENDED
+from .state import GUEST_USERID, SITE_COURSEID, UE_ACTIVE, UE_SUSPENDED
 
 THEME_REVISION = 1795911856
 COURSE_FILTERS = ('displayh5p', 'activitynames', 'mathjaxloader', 'emoticon', 'urltolink', 'mediaplugin')
@@ -23,6 +23,10 @@ ADVANCED_FEATURES = (('usecomments', 1), ('usetags', 1), ('enablenotes', 1), ('m
 USER_DETAIL_FIELDS = ('id', 'username', 'firstname', 'lastname', 'fullname', 'email', 'department', 'idnumber',
                       'firstaccess', 'lastaccess', 'lastcourseaccess', 'city', 'country', 'profileimageurlsmall',
                       'profileimageurl', 'roles', 'enrolledcourses')
+# userquota / usermaxuploadfilesize: site admins are unlimited (0 / -1, as recorded); anybody else gets
+# $CFG->userquota and PHP's upload_max_filesize (seen on the live site: 100 MB and 2 MB).
+ADMIN_FILE_LIMITS = (0, -1)
+USER_FILE_LIMITS = (104857600, 2097152)
 TYPEERROR_MESSAGE = ('core\\user::get_name_placeholders(): Argument #1 ($user) must be of type stdClass, bool given, '
                      'called in /var/www/moodle/lib/enrollib.php on line 3674')
 
@@ -50,6 +54,7 @@ def get_site_info(ctx, serviceshortnames):  # pylint: disable=unused-argument
     """Site and caller information, with the functions of the token's service."""
     user = ctx.state.user(ctx.token.userid)
     site = SITE_VERSIONS[ctx.version]
+    quota, max_upload = ADMIN_FILE_LIMITS if ctx.is_site_admin else USER_FILE_LIMITS
     return {
         'sitename': ctx.state.site['name'], 'username': user['username'], 'firstname': user['firstname'],
         'lastname': user['lastname'], 'fullname': fullname(user), 'lang': 'en', 'userid': user['id'],
@@ -57,10 +62,10 @@ def get_site_info(ctx, serviceshortnames):  # pylint: disable=unused-argument
         'functions': [{'name': name, 'version': function_version(name, ctx.version)} for name in ctx.token.functions],
         'downloadfiles': 0, 'uploadfiles': 0, 'release': site['release'], 'version': site['version'],
         'mobilecssurl': '', 'advancedfeatures': [{'name': n, 'value': v} for n, v in ADVANCED_FEATURES],
-        'usercanmanageownfiles': True, 'userquota': 0, 'usermaxuploadfilesize': -1, 'userhomepage': 1,
+        'usercanmanageownfiles': True, 'userquota': quota, 'usermaxuploadfilesize': max_upload, 'userhomepage': 1,
         'userprivateaccesskey': ctx.state.site.get('privateaccesskey', ''), 'siteid': SITE_COURSEID,
         'sitecalendartype': 'gregorian', 'usercalendartype': 'gregorian',
-        'userissiteadmin': user['id'] == ADMIN_USERID, 'theme': 'boost', 'limitconcurrentlogins': 0,
+        'userissiteadmin': ctx.is_site_admin, 'theme': 'boost', 'limitconcurrentlogins': 0,
         'policyagreed': 0,
     }
 
@@ -83,12 +88,14 @@ def course_answer(ctx, course):
         'shortname': course['shortname'],
         'courseimage': '%s/pluginfile.php/%d/course/generated/course.svg' % (ctx.base_url, course['contextid']),
         'categoryid': course['category'], 'categoryname': category['name'] if category else '',
-        'sortorder': course['sortorder'], 'summary': course['summary'], 'summaryformat': 1,
-        'summaryfiles': [], 'overviewfiles': [], 'showactivitydates': course['showactivitydates'],
-        'showcompletionconditions': True,
+        'sortorder': course['sortorder'], 'summary': course['summary'],
+        'summaryformat': course.get('summaryformat', 1), 'summaryfiles': [], 'overviewfiles': [],
+        'showactivitydates': course['showactivitydates'],
+        'showcompletionconditions': course.get('showcompletionconditions', True),
         'contacts': [{'id': u['id'], 'fullname': fullname(u)} for u in state.course_contacts(course['id'])],
         'enrollmentmethods': enrollment_methods(state, course['id']), 'customfields': XmlOnly([]),
-        'idnumber': course['idnumber'], 'format': 'topics', 'showgrades': 1, 'newsitems': 1,
+        'idnumber': course['idnumber'], 'format': course.get('format', 'topics'), 'showgrades': 1,
+        'newsitems': course.get('newsitems', 1),
         'startdate': course['startdate'], 'enddate': course['enddate'], 'maxbytes': 0, 'showreports': 0,
         'visible': course['visible'], 'groupmode': 0, 'groupmodeforce': 0, 'defaultgroupingid': 0,
         'enablecompletion': 0, 'completionnotify': 0, 'lang': '', 'theme': '', 'marker': 0, 'legacyfiles': 0,
@@ -98,6 +105,8 @@ def course_answer(ctx, course):
         'courseformatoptions': [{'name': n, 'value': v} for n, v in COURSE_FORMAT_OPTIONS],
         'communicationroomname': XmlOnly(None), 'communicationroomurl': XmlOnly(None),
     }
+    if answer['format'] == 'site':      # the front page's format has no options: the key is left out
+        del answer['courseformatoptions']
     if not ctx.has_capability('moodle/course:update'):
         for key in COURSE_MANAGER_FIELDS:
             answer[key] = XmlOnly(None)
@@ -105,8 +114,9 @@ def course_answer(ctx, course):
 
 
 def courses_matching(state, field, value):
-    """Courses selected by field/value, ordered by id (the site course never)."""
-    courses = sorted(state.tables['courses'].values(), key=lambda c: c['id'])
+    """Courses selected by field/value, ordered by id; the site front page (course 1) included, as Moodle does."""
+    front_page = [state.site['course']] if 'course' in state.site else []
+    courses = front_page + sorted(state.tables['courses'].values(), key=lambda c: c['id'])
     if field == '':
         return courses
     if field in ('id', 'category'):
@@ -141,14 +151,37 @@ def category_path(state, category):
     return '/' + '/'.join(str(i) for i in path)
 
 
-def category_answer(state, category):
-    """One category as core_course_get_categories answers it."""
+CATEGORY_MANAGER_FIELDS = ('idnumber', 'visible', 'visibleold', 'timemodified', 'theme')
+
+
+def category_answer(state, category, can_manage):
+    """One category as core_course_get_categories answers it; some fields only with moodle/category:manage."""
     path = category_path(state, category)
     coursecount = sum(1 for c in state.tables['courses'].values() if c['category'] == category['id'])
-    return {'id': category['id'], 'name': category['name'], 'idnumber': category['idnumber'], 'description': '',
-            'descriptionformat': 1, 'parent': category['parent'], 'sortorder': category['sortorder'],
-            'coursecount': coursecount, 'visible': category['visible'], 'visibleold': category['visible'],
-            'timemodified': category.get('timemodified', 0), 'depth': path.count('/'), 'path': path, 'theme': ''}
+    answer = {'id': category['id'], 'name': category['name'], 'idnumber': category['idnumber'], 'description': '',
+              'descriptionformat': category.get('descriptionformat', 1), 'parent': category['parent'],
+              'sortorder': category['sortorder'], 'coursecount': coursecount, 'visible': category['visible'],
+              'visibleold': category['visible'], 'timemodified': category.get('timemodified', 0),
+              'depth': path.count('/'), 'path': path, 'theme': ''}
+    if not can_manage:
+        for key in CATEGORY_MANAGER_FIELDS:
+            del answer[key]
+    return answer
+
+
+def criteria_error():
+    """moodle_exception criteriaerror (its debuginfo names the criterion; shown only with debugging on)."""
+    return MoodleException('moodle', 'criteriaerror', 'Missing permissions to search on a criterion.')
+
+
+def require_searchable(ctx, criteria):
+    """Criteria keys Moodle knows, and the capabilities some of them need."""
+    needs = {'idnumber': 'moodle/category:manage', 'theme': 'moodle/category:manage',
+             'visible': 'moodle/category:viewhiddencategories'}
+    for criterion in criteria:
+        key = criterion['key']
+        if key not in CATEGORY_CRITERIA or (key in needs and not ctx.has_capability(needs[key])):
+            raise criteria_error()
 
 
 def category_matches(category, criteria):
@@ -175,8 +208,7 @@ def category_matches(category, criteria):
               'addsubcategories': Value('bool', DEFAULT, 1)})
 def get_categories(ctx, criteria, addsubcategories):
     """Categories matching every criterion, plus their subcategories when asked, by sortorder."""
-    if any(c['key'] not in CATEGORY_CRITERIA for c in criteria):
-        raise invalid_parameter()
+    require_searchable(ctx, criteria)
     state = ctx.state
     categories = list(state.tables['categories'].values())
     chosen = {c['id'] for c in categories if category_matches(c, criteria)}
@@ -184,7 +216,8 @@ def get_categories(ctx, criteria, addsubcategories):
         paths = [category_path(state, state.tables['categories'][cid]) + '/' for cid in chosen]
         chosen |= {c['id'] for c in categories if any(category_path(state, c).startswith(p) for p in paths)}
     ordered = sorted((state.tables['categories'][cid] for cid in chosen), key=lambda c: (c['sortorder'], c['id']))
-    return [category_answer(state, c) for c in ordered]
+    can_manage = ctx.has_capability('moodle/category:manage')
+    return [category_answer(state, c, can_manage) for c in ordered]
 
 
 # ----- core_enrol_get_enrolled_users ------------------------------------------------------

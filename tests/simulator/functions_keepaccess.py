@@ -5,26 +5,14 @@
 from __future__ import annotations
 
 import bisect
-import functools
-import os
 import re
 
+from .companion import plugin_strings
 from .protocol import DEFAULT, OPTIONAL, MoodleException, Multiple, Single, Value
 from .registry import PLUGIN_VERSION, ws_function
 from .state import GUEST_USERID, INSTANCE_ENABLED, STUDENT, UE_ACTIVE
 
 COMPONENT = 'local_keepaccess'
-LANG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'roles',
-                         'moodle_companion', 'files', 'local_keepaccess', 'lang', 'en', 'local_keepaccess.php')
-
-
-@functools.lru_cache(maxsize=1)
-def plugin_strings():
-    """The plugin's English strings, read from its lang file (the one place they live)."""
-    with open(LANG_FILE, encoding='utf-8') as handle:
-        source = handle.read()
-    pattern = re.compile(r"\$string\['([a-z0-9_]+)'\]\s*=\s*'((?:[^'\\]|\\.)*)';", re.S)
-    return {key: re.sub(r"\\(['\\])", r'\1', text) for key, text in pattern.findall(source)}
 
 
 def plugin_error(code, a):
@@ -123,7 +111,8 @@ def enrolments_of(state, instances, userids):
                          'username': user.get('username', ''), 'status': ue['status'],
                          'timestart': ue['timestart'], 'timeend': ue['timeend'],
                          'usersuspended': int(bool(user.get('suspended'))),
-                         'userdeleted': int(bool(user.get('deleted')))})
+                         # The plugin: a user enrolment without its user row belongs to a deleted account.
+                         'userdeleted': int(bool(user.get('deleted', 1)))})
     return rows
 
 
@@ -283,6 +272,8 @@ def ensure_manual_instance(ctx, courseid, enable):
     require_course(ctx, courseid)
     ctx.require_capability('moodle/course:enrolconfig')
     ctx.require_capability('enrol/manual:config')
+    if not state.plugin_enabled('manual'):
+        raise plugin_error('manualplugindisabled', courseid)
     manual = [i for i in state.instances_of(courseid) if i['enrol'] == 'manual']
     if not manual:      # enable=0: the plugin's default status for new instances, which is enabled
         return {'instanceid': add_manual_instance(state, courseid), 'created': 1, 'enabled': 0}

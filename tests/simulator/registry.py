@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from .protocol import MoodleException, no_permission
-from .state import ADMIN_USERID, ROLES_ASSIGNABLE_IN_COURSE
+from .state import ADMIN_USERID
 
 SITE_VERSIONS = {
     '4.5': {'release': '4.5 (Build: 20241007)', 'version': '2024100700', 'showactivitydates': False},
@@ -97,18 +97,26 @@ class CallContext:
 
     def require_capability(self, capability):
         """require_capability() in a course context."""
-        if capability in self.token.missing_capabilities:
+        if not self.has_capability(capability):
             raise no_permission(capability)
 
     def has_capability(self, capability):
-        """has_capability()."""
-        return capability not in self.token.missing_capabilities
+        """has_capability(): what the token's user may do (site admin: everything; else its system
+        roles' capabilities), minus the capabilities the test took away from the token."""
+        return (capability not in self.token.missing_capabilities
+                and self.state.user_has_capability(self.token.userid, capability))
 
     def assignable_roles(self):
-        """get_assignable_roles() in a course context for this caller."""
+        """get_assignable_roles() in a course context for this caller (admin: every course role; else
+        what its roles may assign by "Allow role assignments")."""
         if not self.has_capability('moodle/role:assign'):
             return frozenset()
-        return ROLES_ASSIGNABLE_IN_COURSE
+        return self.state.assignable_roles(self.token.userid)
+
+    @property
+    def is_site_admin(self):
+        """is_siteadmin() of the token's user."""
+        return self.state.is_site_admin(self.token.userid)
 
     def since(self, version):
         """Whether the simulated Moodle is this version or newer."""

@@ -163,6 +163,23 @@ class Simulator:
             functions = functions if functions is not None else self.tokens[self.token].functions
             self.tokens[token] = Token(token, userid, functions, missing_capabilities)
 
+    def add_service_token(self, token, assignable_roles=None):
+        """A token of the least-privilege service user (what local_keepaccess's create_service_user.php makes:
+        user, role and allowed role assignments, created when the fixture lacks them) on the keep_access
+        service; return the user id. Unlike the admin's, this token cannot assign roles such as manager,
+        and course answers leave out the fields that need moodle/course:update."""
+        with self._lock:
+            userid = fixtures.add_service_user(self.state, assignable_roles)
+            self.tokens[token] = Token(token, userid, KEEP_ACCESS_SERVICE)
+            return userid
+
+    def set_enrol_plugin_enabled(self, enrol, enabled=True):
+        """Enable or disable an enrolment plugin site-wide ($CFG->enrol_plugins_enabled)."""
+        with self._lock:
+            plugins = [name for name in self.state.site['enrol_plugins_enabled'] if name != enrol]
+            self.state.site['enrol_plugins_enabled'] = plugins + [enrol] if enabled else plugins
+            return list(self.state.site['enrol_plugins_enabled'])
+
     def revoke_token(self, token=None):
         """Make a token (default the main one) invalid."""
         with self._lock:
@@ -412,7 +429,8 @@ CONTROL_OPS = {
     ('POST', 'delete_course'): 'delete_course', ('POST', 'drop_from_source'): 'drop_from_source',
     ('POST', 'fault'): 'fault', ('POST', 'clear_faults'): 'clear_faults', ('GET', 'messages'): 'messages',
     ('GET', 'calls'): 'calls', ('GET', 'course_enrolments'): 'course_enrolments',
-    ('GET', 'manual_instance'): 'manual_instance',
+    ('GET', 'manual_instance'): 'manual_instance', ('POST', 'service_token'): 'add_service_token',
+    ('POST', 'set_enrol_plugin_enabled'): 'set_enrol_plugin_enabled',
 }
 
 

@@ -24,19 +24,26 @@ ROLES = (
     (7, 'user', 'Authenticated user', 7),
     (8, 'frontpage', 'Authenticated user on site home', 8),
 )
+# Standard roles whose context levels include the course (get_assignable_roles() in a course
+# offers no other role, whatever "Allow role assignments" says; custom roles made for the
+# web service, like keepaccess_ws, are system-level only).
 ROLES_ASSIGNABLE_IN_COURSE = frozenset((1, 3, 4, 5))
 EDITINGTEACHER = 3
 STUDENT = 5
 GUEST_USERID = 1
 ADMIN_USERID = 2
 SITE_COURSEID = 1
-ENROL_PLUGINS = ('manual', 'database', 'cohort', 'self')
+# $CFG->enrol_plugins_enabled of the live Moodle 4.5 site (Moodle's default plus database).
+ENROL_PLUGINS_ENABLED = ('manual', 'guest', 'self', 'cohort', 'database')
+# Role a plugin gives when its instance's roleid is 0: enrol_database's instances keep roleid 0
+# and enrol with the plugin setting `defaultrole` (student on the live site).
+PLUGIN_DEFAULT_ROLES = {'database': STUDENT}
 
 UE_ACTIVE, UE_SUSPENDED = 0, 1
 INSTANCE_ENABLED, INSTANCE_DISABLED = 0, 1
 
 TABLES = ('users', 'roles', 'categories', 'courses', 'instances', 'user_enrolments',
-          'role_assignments', 'cohorts')
+          'role_assignments', 'cohorts', 'system_role_assignments')
 
 
 def role_component(instance):
@@ -54,7 +61,8 @@ class State:
 
     def __init__(self, version='4.5', site_name='Moodle Simulator', timezone='Europe/Berlin'):
         self.version = version
-        self.site = {'name': site_name, 'timezone': timezone}
+        self.site = {'name': site_name, 'timezone': timezone, 'siteadmins': [ADMIN_USERID],
+                     'enrol_plugins_enabled': list(ENROL_PLUGINS_ENABLED)}
         self.tables = {name: {} for name in TABLES}
         self.next_ids = {name: 1 for name in TABLES}
         self.cohort_members = {}         # cohortid -> set(userid)
@@ -62,7 +70,8 @@ class State:
         self._journal = None
         self._reset_indexes()
         for roleid, shortname, name, sortorder in ROLES:
-            self.insert('roles', {'id': roleid, 'shortname': shortname, 'name': name, 'sortorder': sortorder})
+            self.insert('roles', {'id': roleid, 'shortname': shortname, 'name': name, 'sortorder': sortorder,
+                                  'capabilities': [], 'allowassign': []})
 
     # ----- indexes -------------------------------------------------------
     def _reset_indexes(self):
@@ -182,11 +191,45 @@ class State:
         return self.tables['courses'].get(courseid)
 
     def instances_of(self, courseid, enabled_only=False):
-        """Enrol instances of a course ordered by (sortorder, id), like enrol_get_instances()."""
+        """Enrol instances of a course ordered by (sortorder, id), like enrol_get_instances().
+
+        enabled_only: enabled instances of plugins enabled on the site (enrol_get_instances($id, true)).
+        """
         records = [self.tables['instances'][i] for i in self.course_instances.get(courseid, ())]
         if enabled_only:
-            records = [r for r in records if r['status'] == INSTANCE_ENABLED]
+            records = [r for r in records if r['status'] == INSTANCE_ENABLED and self.plugin_enabled(r['enrol'])]
         return sorted(records, key=lambda r: (r['sortorder'], r['id']))
+
+    def plugin_enabled(self, enrol):
+        """enrol_is_enabled(): the plugin is in $CFG->enrol_plugins_enabled."""
+        return enrol in self.site.get('enrol_plugins_enabled', ENROL_PLUGINS_ENABLED)
+
+    # ----- the caller's rights ---------------------------------------------------
+    def is_site_admin(self, userid):
+        """is_siteadmin(): the user is in $CFG->siteadmins."""
+        return userid in self.site.get('siteadmins', (ADMIN_USERID,))
+
+    def system_roles_of(self, userid):
+        """Role records the user holds in the system context."""
+        roles = self.tables['roles']
+        return [roles[ra['roleid']] for ra in self.tables['system_role_assignments'].values()
+                if ra['userid'] == userid and ra['roleid'] in roles]
+
+    def user_has_capability(self, userid, capability):
+        """has_capability() in a course context for a user who is not enrolled there: site admins have
+        every capability, anybody else what their system roles allow."""
+        if self.is_site_admin(userid):
+            return True
+        return any(capability in role.get('capabilities', ()) for role in self.system_roles_of(userid))
+
+    def assignable_roles(self, userid):
+        """get_assignable_roles() in a course context: role ids the user may assign there."""
+        if self.is_site_admin(userid):
+            return ROLES_ASSIGNABLE_IN_COURSE
+        allowed = set()
+        for role in self.system_roles_of(userid):
+            allowed.update(role.get('allowassign', ()))
+        return frozenset(allowed) & ROLES_ASSIGNABLE_IN_COURSE
 
     def first_manual_instance(self, courseid, enabled_only=True):
         """The instance enrol_manual_enrol_users uses: first (enabled) manual one, or None."""
