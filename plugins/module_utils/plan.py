@@ -334,11 +334,22 @@ class RestorePlan:
         self.kept_suspended = []
         self.updated_enrolments = []   # restore record: [{userid, before, after}]
         self.assigned_roles = []       # restore record: [{userid, roleid}]
-        self.diff = {'before': {}, 'after': {}}
+        self._diff_entries = []        # (username, current or None, target, roles held, roles added)
+        self._role_shortname = None
 
     @property
     def changed(self):
         return bool(self.rows)
+
+    @property
+    def diff(self):
+        """Per changed user, keyed by username: manual enrolment and manual roles before and after."""
+        diff = {'before': {}, 'after': {}}
+        for username, current, target, held, added in self._diff_entries:
+            if current is not None:
+                diff['before'][username] = _diff_view(self._role_shortname, current, held)
+            diff['after'][username] = _diff_view(self._role_shortname, target, held | set(added))
+        return diff
 
     def counts(self):
         return dict((name, len(getattr(self, name)))
@@ -370,8 +381,7 @@ class RestorePlan:
             setattr(self, name, kept)
         self.updated_enrolments = [u for u in self.updated_enrolments if u['userid'] != userid]
         self.assigned_roles = [a for a in self.assigned_roles if a['userid'] != userid]
-        for side in ('before', 'after'):
-            self.diff[side].pop(username, None)
+        self._diff_entries = [e for e in self._diff_entries if e[0] != username]
         self.skipped.append({'userid': userid, 'username': username, 'reason': reason})
 
 
@@ -389,6 +399,7 @@ def plan_restore(backup, state, roles=None, query=None, manual_instance=None, se
     backup_instances = dict((i['id'], i) for i in backup.get('instances', []))
     groups, allowed = select_backup_rows(backup, state, roles, query)
     plan = RestorePlan()
+    plan._role_shortname = state.role_shortname
     settled, deleted = set(settled), set(deleted)
     for userid, rows in groups:
         _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, userid in settled,
@@ -423,7 +434,7 @@ def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, s
     getattr(plan, category).append(user)
     if len(row) > 1:
         plan.rows.append(row)
-        _add_user_diff(plan.diff, state, username, current, target, held, missing_roles)
+        plan._diff_entries.append((username, current, target, held, missing_roles))
     if current is not None and category == 'updated' and enrolment_fields(current) != target:
         plan.updated_enrolments.append({'userid': userid, 'before': enrolment_fields(current), 'after': target})
 
@@ -441,16 +452,10 @@ def _wanted_roleids(state, rows, allowed):
     return wanted
 
 
-def _add_user_diff(diff, state, username, current, target, held, missing_roles):
-    if current is not None:
-        diff['before'][username] = _diff_view(state, current, held)
-    diff['after'][username] = _diff_view(state, target, held | set(missing_roles))
-
-
-def _diff_view(state, fields, roleids):
+def _diff_view(role_shortname, fields, roleids):
     view = dict((k, fields[k]) for k in ENROL_FIELDS)
     view['status'] = STATUS_NAMES.get(view['status'], view['status'])
-    view['roles'] = sorted(state.role_shortname(r) for r in roleids)
+    view['roles'] = sorted(role_shortname(r) for r in roleids)
     return view
 
 
@@ -504,7 +509,7 @@ def _plan_removal(plan, state, userid, was_created, roleids):
     username = state.username(userid)
     if unenrol:
         plan.removed.append({'userid': userid, 'username': username})
-    before = _diff_view(state, current, held) if current else {'roles': sorted(state.role_shortname(r) for r in held)}
+    before = _diff_view(state.role_shortname, current, held) if current else {'roles': sorted(state.role_shortname(r) for r in held)}
     plan.diff['before'][username] = before
     if not unenrol:
         plan.diff['after'][username] = dict(before, roles=sorted(state.role_shortname(r) for r in held - set(unassign)))
@@ -525,8 +530,8 @@ def _plan_revert(plan, state, update):
     username = state.username(update['userid'])
     plan.reverted.append({'userid': update['userid'], 'username': username})
     held = state.manual_roleids(update['userid'])
-    plan.diff['before'][username] = _diff_view(state, current, held)
-    plan.diff['after'][username] = _diff_view(state, dict(current, **row), held)
+    plan.diff['before'][username] = _diff_view(state.role_shortname, current, held)
+    plan.diff['after'][username] = _diff_view(state.role_shortname, dict(current, **row), held)
 
 
 # ---------------------------------------------------------------- end dates

@@ -26,7 +26,7 @@ description:
     methods differ from the newest backup of the course; otherwise nothing is written and the newest
     file is returned. Older backups are never overwritten or thinned, unless O(retention) asks for it.
 author:
-  - cemu.moodle contributors
+  - cemu.moodle contributors (@cemu-moodle)
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
@@ -52,9 +52,11 @@ options:
     default: 0
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports whether a backup would be written and which old backups retention would delete.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Per user (by username), the backed-up rows in the newest backup and in the new one.
 notes:
@@ -221,7 +223,7 @@ def main():
     except (BackupError, PlanError, OSError) as err:
         moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
     warn_missing_methods(moodle, state, params['methods'])
-    diff = backup_diff(previous, document) if write else {'before': None, 'after': None}
+    diff = backup_diff(previous, document) if write and moodle.diff_mode else {'before': None, 'after': None}
     moodle.exit(write or bool(victims), before=diff['before'], after=diff['after'],
                 backup_file=path, backup_written=write, course=course, counts=backup_counts(document),
                 users=backup_users(document), removed_backups=victims)

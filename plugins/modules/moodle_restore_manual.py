@@ -36,7 +36,7 @@ description:
   - Writes go in as few calls as the batch limit allows; every call is one transaction on the server.
   - O(state=absent) undoes a restore of the backup; see O(state).
 author:
-  - cemu.moodle contributors
+  - cemu.moodle contributors (@cemu-moodle)
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
@@ -92,9 +92,11 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Plans everything, writes nothing to Moodle or the backup directory.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Per changed user (by username), the manual enrolment and manual roles before and after.
 notes:
@@ -337,7 +339,8 @@ def restore(moodle, store, path, backup, state):
                 apply_plan(moodle, plan)
         if settles:
             record_path = store.save_record(path, plan.record_changes(applied=True), earlier=earlier)
-    moodle.exit(must_ensure or settles, before=plan.diff['before'], after=plan.diff['after'],
+    diff = plan.diff if moodle.diff_mode else {'before': None, 'after': None}
+    moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'],
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
                 unchanged=plan.unchanged, skipped=plan.skipped, kept_suspended=plan.kept_suspended,
                 roles_assigned=len(plan.assigned_roles), counts=plan.counts(), restore_record=record_path)

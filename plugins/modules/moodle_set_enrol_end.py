@@ -21,7 +21,7 @@ description:
     are an end that cannot be parsed, an end before the start of an enrolment it would change, and an end
     already past unless O(allow_past=true).
 author:
-  - cemu.moodle contributors
+  - cemu.moodle contributors (@cemu-moodle)
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
@@ -80,9 +80,11 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Plans and validates everything, writes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Per changed user (by username), the end before and after (Unix time).
 notes:

@@ -80,6 +80,8 @@ def summary(result):
     if result.get('failed'):
         return 'FAILED: %s' % result.get('msg')
     counts = result.get('counts') or {}
+    if 'removed' in result:
+        counts = {'removed': len(result['removed']), 'reverted': len(result['reverted'])}
     return 'changed=%s %s' % (result.get('changed'), json.dumps(counts, sort_keys=True))
 
 

@@ -346,8 +346,8 @@ def print_verdict(figures, args):
     core = figures['core']['wall']
     low, high = ((args.backup_restore_seconds,) * 2 if args.backup_restore_seconds
                  else MOODLE_BACKUP_RESTORE_SECONDS)
-    print('\nchain (%s): %.1f s; core calls: %.1f s; ratio chain / core calls = %.2f' % (label, chain, core,
-                                                                                        chain / core))
+    print('\nchain (%s): %.1f s; core calls: %.1f s; ratio chain / core calls = %.2f'
+          % (label, chain, core, chain / core))
     if 'playbook' in figures:
         print('ansible-playbook wall clock (start-up included): %.1f s' % figures['playbook']['wall'])
     print("Moodle's backup + restore: %.0f-%.0f s; half of it: %.1f s; the chain %s"

@@ -26,6 +26,7 @@ import pytest
 from tests.live.live_backend import record
 from tests.simulator import Simulator
 from tests.simulator.client import call
+from tests.simulator.recorded_live import BUILT_FIXTURE, RECORDINGS_WIN_ROLES, counts_of
 
 SIM_TOKEN = 'parity-simulator-token-000001'
 COURSES = ('KA1', 'KA2', 'KA3', 'KA4', 'BIG1')
@@ -72,32 +73,12 @@ class Side:
 
 
 READ_ONLY = os.environ.get('MOODLE_LIVE_READONLY', '').lower() in ('1', 'true', 'yes')
-
-
 READ_ONLY_WAIT = int(os.environ.get('MOODLE_LIVE_READONLY_WAIT', '300'))   # seconds to wait for a built fixture
-
-# User enrolments per (method, status) and manual (component '') role assignments of each course
-# as build_fixture.php leaves them (tests/live/README.md): the state every comparison assumes.
-BUILT_FIXTURE = {
-    'KA1': ({('database', 0): 32}, 0),
-    'KA2': ({('cohort', 0): 25}, 0),
-    'KA3': ({('database', 0): 13, ('cohort', 0): 6, ('manual', 0): 5, ('manual', 1): 3}, 8),
-    'KA4': ({('database', 0): 10}, 0),
-    'BIG1': ({('database', 0): 2000}, 0),
-}
 
 
 def fixture_counts(side):
     """Per course: user enrolments per (method, status) and the number of manual role assignments."""
-    counts = {}
-    for shortname in COURSES:
-        answer = side.enrolments(shortname)
-        per_method = {}
-        for ue in answer['userenrolments']:
-            key = (ue['enrol'], ue['status'])
-            per_method[key] = per_method.get(key, 0) + 1
-        counts[shortname] = (per_method, sum(1 for ra in answer['roleassignments'] if ra['component'] == ''))
-    return counts
+    return dict((shortname, counts_of(side.enrolments(shortname))) for shortname in COURSES)
 
 
 def wait_until_built(side, timeout):
@@ -170,8 +151,9 @@ def enrolment_view(answer):
              ue['userdeleted']))
     names = dict((ue['userid'], ue['username']) for ue in answer['userenrolments'])
     for ra in answer['roleassignments']:
-        component = ra['component'] if not ra['itemid'] else '%s:%s' % (ra['component'],
-                                                                         instance_kind.get(ra['itemid'], '?'))
+        component = ra['component']
+        if ra['itemid']:
+            component = '%s:%s' % (component, instance_kind.get(ra['itemid'], '?'))
         users.setdefault(names.get(ra['userid'], 'userid %d' % ra['userid']),
                          {'enrolments': [], 'roles': []})['roles'].append((ra['roleshortname'], component))
     for entry in users.values():
@@ -207,26 +189,22 @@ def test_course_enrolments_have_the_same_shape(sides, shortname):
     assert differences(shape(real), shape(simulated)) == []
 
 
-# Where the recordings (../shared/moodle-ws, replayed by tests/unit/test_recordings_replay.py) and the
-# live fixture disagree, the simulator follows the recordings: the recorded KA3 page of
-# core_enrol_get_enrolled_users lists ONE role for student0221 and student0222, while build_fixture.php
-# gives both a manual student role on top of their database one. Those two manual roles are left out
-# of the real side before comparing (see tests/simulator/fixtures.recorded_fixture).
-RECORDINGS_WIN = {'KA3': {'student0221': ('student', ''), 'student0222': ('student', '')}}
-
-
-def without_recordings_conflicts(view, shortname):
-    for username, role in RECORDINGS_WIN.get(shortname, {}).items():
-        roles = view['users'].get(username, {}).get('roles', [])
-        if role in roles:
-            roles.remove(role)
+def comparable_view(side, shortname):
+    """enrolment_view(); on the real side without the role assignments where the simulator follows the
+    recordings (tests/simulator/recorded_live: RECORDINGS_WIN_ROLES)."""
+    view = enrolment_view(side.enrolments(shortname))
+    if side.label == 'real':
+        for username, role in RECORDINGS_WIN_ROLES.get(shortname, {}).items():
+            roles = view['users'].get(username, {}).get('roles', [])
+            if role in roles:
+                roles.remove(role)
     return view
 
 
 @pytest.mark.parametrize('shortname', COURSES)
 def test_course_content_is_the_same(sides, shortname):
-    real, simulated = both_when_built(sides, lambda side: enrolment_view(side.enrolments(shortname)))
-    assert differences(without_recordings_conflicts(real, shortname), simulated) == []
+    real, simulated = both_when_built(sides, lambda side: comparable_view(side, shortname))
+    assert differences(real, simulated) == []
 
 
 def lookup_view(answer):
@@ -305,6 +283,7 @@ def ka4_has_manual_instance(side):
 def test_errors_are_the_same(sides, case):
     if READ_ONLY and case in NEEDS_KA4_WITHOUT_MANUAL and ka4_has_manual_instance(sides[0]):
         pytest.skip('read-only run: KA4 has a manual instance now, so this case could write')
+
     def send(side):
         function, params = ERROR_CASES[case](side)
         return error_view(side.call(function, params))

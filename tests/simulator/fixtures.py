@@ -277,13 +277,10 @@ def _recorded_ka2(state, category):
 
 
 def _recorded_ka3(state, category):
+    """In build_fixture.php's order (it decides which of a user's rows comes first): the manual
+    enrolments, then the cohort instance (synced at once), then the database sync."""
     course, manual = _recorded_course(state, 4, 'KA3', 'KA3 - mixed: database, cohort, manual, suspended',
                                       'KA-2026-3', category, 9)
-    database = add_instance(state, course, 'database', instanceid=12)
-    cohort = add_cohort(state, 'KA3-COHORT', 'KA3-COHORT', members=list(range(80, 85)) + [89])
-    sync_cohort_instance(state, add_instance(state, course, 'cohort', customint1=cohort, instanceid=13))
-    for userid in list(range(70, 80)) + [89, 90, 91]:
-        enrol(state, database, userid)
     for userid in range(85, 89):
         enrol(state, manual, userid)
     # student0221 (90): suspended manual, student0222 (91): active manual, both also via database; the
@@ -292,6 +289,11 @@ def _recorded_ka3(state, category):
     enrol(state, manual, 91, roleid=0)
     for userid in (92, 93):
         enrol(state, manual, userid, status=1)
+    database = add_instance(state, course, 'database', instanceid=12)
+    cohort = add_cohort(state, 'KA3-COHORT', 'KA3-COHORT', members=list(range(80, 85)) + [89])
+    sync_cohort_instance(state, add_instance(state, course, 'cohort', customint1=cohort, instanceid=13))
+    for userid in list(range(70, 80)) + [89, 90, 91]:
+        enrol(state, database, userid)
 
 
 def _recorded_ka4(state, category):

@@ -3,13 +3,15 @@
 """Run the collection's whole test suite, stage by stage, and time each stage.
 
 ``make test`` runs this inside the project's virtualenv:
-``python -m tests.tools.suite [STAGE ...]`` (default: every stage, in order).
+``python -m tests.tools.suite [STAGE ...]`` (default: every stage but ``live``, in order).
 
 Stages: ``sanity`` (ansible-test sanity in a staged copy of the collection),
 ``lint`` (ansible-lint, production profile, on roles and playbooks),
 ``changelog`` (antsibull-changelog lint), ``unit`` and ``integration``
-(pytest). Every stage runs even when an earlier one failed; the exit status
-is non-zero when any failed. The last line adds up pytest's counts.
+(pytest), and, only when named, ``live`` (pytest tests/live, against the
+real Moodle that tests/live/README.md describes). Every stage runs even when
+an earlier one failed; the exit status is non-zero when any failed. The last
+line adds up pytest's counts.
 """
 
 from __future__ import annotations
@@ -127,7 +129,10 @@ STAGES = {
     'changelog': stage_changelog,
     'unit': pytest_stage('unit', 'tests/unit'),
     'integration': pytest_stage('integration', 'tests/integration'),
+    'live': pytest_stage('live', 'tests/live'),
 }
+# ``live`` runs against a real Moodle (see tests/live/README.md), only when asked for.
+DEFAULT_STAGES = ('sanity', 'lint', 'changelog', 'unit', 'integration')
 
 
 def pytest_counts(names):
@@ -158,7 +163,7 @@ def print_summary(results):
 
 def main(argv=None):
     """Run the chosen stages (all by default); return 0 only if every one passed."""
-    names = list(argv if argv is not None else sys.argv[1:]) or list(STAGES)
+    names = list(argv if argv is not None else sys.argv[1:]) or list(DEFAULT_STAGES)
     unknown = [name for name in names if name not in STAGES]
     if unknown:
         sys.stderr.write('unknown stage(s): %s; known: %s\n' % (', '.join(unknown), ', '.join(STAGES)))
