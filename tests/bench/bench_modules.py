@@ -86,7 +86,7 @@ def summary(result):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--users', type=int, default=20000, help='enrolments in the big course (default 20000)')
     parser.add_argument('--batch-size', type=int, default=500, help='batch_size option (default 500)')
     arguments = parser.parse_args()

@@ -229,7 +229,7 @@ def test_check_mode_changes_nothing(sim, connection, tmp_path):
 
 def test_bad_inputs_fail_clearly_and_write_nothing(sim, connection, tmp_path):
     courseid, users = build_course(sim, 'KA3')
-    other, _ = build_course(sim, 'KA3B')
+    other = build_course(sim, 'KA3B')[0]
     nomanual = sim.add_course('KA3N')
     sim.enrol(sim.add_instance(nomanual, 'database'), users['s01'])
     sim.enrol(sim.manual_instance(courseid)['id'], users['s03'], timestart=1900000000)
@@ -280,7 +280,7 @@ def test_bad_inputs_fail_clearly_and_write_nothing(sim, connection, tmp_path):
         (Task('moodle_backup_enrolments', retention=-1, course='KA3', backup_dir=backups), ['retention must be']),
         (Task('moodle_backup_enrolments', course='NOPE', backup_dir=backups), ["course 'NOPE' not found"]),
     ]
-    run = run_tasks([task for task, _ in cases], connection)
+    run = run_tasks([case[0] for case in cases], connection)
     for (task, fragments), result in zip(cases, run.results):
         assert result.get('failed') is True, (task.module, task.options, result)
         for fragment in fragments:
@@ -345,10 +345,10 @@ def test_create_manual_instance(sim, connection, tmp_path):
 
 
 def test_backups_are_history_and_retention_spares_restored_ones(sim, connection, tmp_path):
-    build_course(sim, 'KA6')
+    courseid, users = build_course(sim, 'KA6')
     course = {'course': 'KA6', 'backup_dir': str(tmp_path)}
     run = run_tasks([Task('moodle_backup_enrolments', methods=['database'], **course),
-                     Task('moodle_restore_manual', backup_file='{{ task0.backup_file }}',
+                     Task('moodle_restore_manual', backup_file='{{ task0.backup_file }}', send_welcome=True,
                           query="[?username == 'ka6-s01']", **course),
                      Task('moodle_backup_enrolments', **course),
                      Task('moodle_backup_enrolments', methods=['all'], **course),
@@ -357,6 +357,7 @@ def test_backups_are_history_and_retention_spares_restored_ones(sim, connection,
     for result in (first, restore, second, third):
         assert_ok(result, True)
     assert names(restore['created']) == ['s01']
+    assert [m['userid'] for m in sim.messages() if m['courseid'] == courseid] == [users['s01']]   # asked for
     assert len(set(r['backup_file'] for r in (first, second, third))) == 3
     assert_ok(retention, True)
     assert retention['backup_written'] is False and retention['backup_file'] == third['backup_file']

@@ -26,6 +26,8 @@ def parse_args(argv):
     parser.add_argument('--fixture', choices=sorted(FIXTURES), default='demo')
     parser.add_argument('--version', choices=sorted(SITE_VERSIONS), default='4.5')
     parser.add_argument('--token', help='the web-service token to accept (default: random, not printed)')
+    parser.add_argument('--service-token', help="also accept this token of the least-privilege keep_access service "
+                                                "user (as made by local_keepaccess's create_service_user.php)")
     parser.add_argument('--max-input-vars', type=int, default=5000, help="PHP's max_input_vars")
     parser.add_argument('--courses', type=int, help='bench: number of ordinary courses')
     parser.add_argument('--students', type=int, help='bench: students per ordinary course')
@@ -42,6 +44,8 @@ def main(argv=None):
         sys.exit('--courses/--students/--big only apply to --fixture bench')
     simulator = Simulator(version=args.version, fixture=args.fixture, token=args.token, port=args.port,
                           max_input_vars=args.max_input_vars, **options)
+    if args.service_token:
+        simulator.add_service_token(args.service_token)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     simulator.start()

@@ -159,8 +159,9 @@ def add_service_user(state, assignable_roles=None, userid=None):
     if roleid is None:
         roleid = add_role(state, account['role_shortname'], account['role_name'], account['capabilities'])
     role = state.tables['roles'][roleid]
-    allowed = role['allowassign'] + [role_id(state, s) for s in assignable if role_id(state, s) not in role['allowassign']]
-    state.update('roles', roleid, allowassign=allowed)
+    wanted = [role_id(state, shortname) for shortname in assignable]
+    added = [target for target in wanted if target not in role['allowassign']]
+    state.update('roles', roleid, allowassign=role['allowassign'] + added)
     serviceuser = state.username_ids.get(account['username'])
     if serviceuser is None:
         serviceuser = add_user(state, account['username'], account['firstname'], account['lastname'],
