@@ -24,6 +24,11 @@ description:
   - The configuration file name must end with C(courses.yml) or C(courses.yaml), e.g. C(site1.courses.yml).
   - The token's web service needs C(core_webservice_get_site_info), C(core_course_get_courses_by_field) and, with
     O(categories) and O(include_subcategories), C(core_course_get_categories).
+  - Moodle leaves the idnumber out of course answers when the token's user lacks C(moodle/course:update), as for the
+    least-privilege user of the companion plugin C(local_keepaccess). The plugin then reads the idnumber of each
+    course that passes the other filters from the companion's C(local_keepaccess_get_course_enrolments) (one call
+    per course, one user per answer; cached with the inventory cache). Without that function in the service,
+    O(idnumber_pattern) is an error and C(moodle_course_idnumber) is not set (with a warning).
 author:
   - cemu.moodle contributors
 requirements:
@@ -132,9 +137,11 @@ import re
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
 
 try:
     from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleClient, MoodleError
+    from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import GET_ENROLMENTS_FUNCTION
     HAS_CLIENT = True
     CLIENT_IMPORT_ERROR = None
 except ImportError as import_error:  # pragma: no cover - only without requests
@@ -167,16 +174,16 @@ def compile_pattern(option, pattern):
 
 
 def course_record(course):
-    """The fields of a course answer the plugin uses (and caches)."""
+    """The fields of a course answer the plugin uses (and caches); idnumber None when Moodle left it out."""
     record = dict((field, course.get(field)) for field in COURSE_FIELDS)
     record['enrollmentmethods'] = list(record['enrollmentmethods'] or [])
-    record['idnumber'] = record['idnumber'] or ''
+    if 'idnumber' in course:
+        record['idnumber'] = record['idnumber'] or ''
     return record
 
 
-def select_courses(courses, methods=(), shortname_pattern=None, idnumber_pattern=None, include_hidden=False,
-                   site_id=1):
-    """The courses that pass every filter, by id; ``*_pattern`` are compiled regular expressions."""
+def select_courses(courses, methods=(), shortname_pattern=None, include_hidden=False, site_id=1):
+    """The courses that pass every filter but the idnumber's, by id; ``shortname_pattern`` is compiled."""
     wanted = set(methods or ())
     selected = []
     for course in sorted(courses, key=lambda c: c['id']):
@@ -188,15 +195,20 @@ def select_courses(courses, methods=(), shortname_pattern=None, idnumber_pattern
             continue
         if shortname_pattern and not shortname_pattern.search(course['shortname'] or ''):
             continue
-        if idnumber_pattern and not idnumber_pattern.search(course['idnumber'] or ''):
-            continue
         selected.append(course)
     return selected
 
 
+def matching_idnumber(courses, idnumber_pattern):
+    """The courses whose idnumber matches the compiled pattern (all without a pattern; unknown never matches)."""
+    if not idnumber_pattern:
+        return courses
+    return [course for course in courses if idnumber_pattern.search(course['idnumber'] or '')]
+
+
 def course_hostvars(course, url):
-    """Host variables of one course (never the token)."""
-    return {
+    """Host variables of one course (never the token); no moodle_course_idnumber when it is unknown."""
+    hostvars = {
         'moodle_course': course['id'],
         'moodle_course_shortname': course['shortname'],
         'moodle_course_idnumber': course['idnumber'],
@@ -207,6 +219,14 @@ def course_hostvars(course, url):
         'moodle_course_methods': sorted(set(course['enrollmentmethods'])),
         'moodle_url': url,
     }
+    if course['idnumber'] is None:
+        del hostvars['moodle_course_idnumber']
+    return hostvars
+
+
+def without_idnumber(courses):
+    """The courses whose idnumber Moodle left out (the token's user lacks moodle/course:update)."""
+    return [course for course in courses if course['idnumber'] is None]
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -224,12 +244,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError('cemu.moodle.courses needs the Python library requests: %s'
                                      % to_native(CLIENT_IMPORT_ERROR))
         url = self.get_option('moodle_url')
+        self._moodle = None
         site = self._site(path, cache)
         courses = select_courses(
             site['courses'], methods=self.get_option('methods'),
             shortname_pattern=compile_pattern('shortname_pattern', self.get_option('shortname_pattern')),
-            idnumber_pattern=compile_pattern('idnumber_pattern', self.get_option('idnumber_pattern')),
             include_hidden=self.get_option('include_hidden'), site_id=site['siteid'])
+        if self._fill_idnumbers(without_idnumber(courses)):
+            self._save_to_cache(path, site)
+        courses = matching_idnumber(courses, compile_pattern('idnumber_pattern', self.get_option('idnumber_pattern')))
         group = self.inventory.add_group(self.get_option('site_group') or site_group_name(url))
         for course in courses:
             self._add_course(group, course, url)
@@ -250,10 +273,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._cache[cache_key] = site
         return site
 
+    def _save_to_cache(self, path, site):
+        if self.get_option('cache'):
+            self._cache[self.get_cache_key(path)] = site
+
+    def _client(self):
+        if self._moodle is None:
+            self._moodle = MoodleClient(self.get_option('moodle_url'), self.get_option('moodle_token'),
+                                        validate_certs=self.get_option('validate_certs'),
+                                        ca_path=self.get_option('ca_path'), timeout=self.get_option('timeout'))
+        return self._moodle
+
     def _read_site(self):
-        client = MoodleClient(self.get_option('moodle_url'), self.get_option('moodle_token'),
-                              validate_certs=self.get_option('validate_certs'),
-                              ca_path=self.get_option('ca_path'), timeout=self.get_option('timeout'))
+        client = self._client()
         try:
             siteid = client.site_info().get('siteid') or 1
             courses = [course_record(c) for c in self._fetch_courses(client)]
@@ -285,6 +317,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                          "the token's user)" % (category, client.url))
             ids.update(c['id'] for c in found)
         return sorted(ids)
+
+    def _fill_idnumbers(self, courses):
+        """Read the idnumbers Moodle left out from the companion plugin; True when any was filled."""
+        if not courses:
+            return False
+        client = self._client()
+        try:
+            if client.missing_functions([GET_ENROLMENTS_FUNCTION]):
+                self._idnumbers_unavailable(client)
+                return False
+            for course in courses:
+                answer = client.call(GET_ENROLMENTS_FUNCTION, {'courseid': course['id'], 'maxusers': 1},
+                                     idempotent=True) or {}
+                course['idnumber'] = (answer.get('course') or {}).get('idnumber') or ''
+        except MoodleError as err:
+            raise AnsibleParserError('cemu.moodle.courses: cannot read the course idnumbers of %s: %s'
+                                     % (client.url, err.describe()))
+        return True
+
+    def _idnumbers_unavailable(self, client):
+        why = ("%s leaves out course idnumbers (the token's user lacks moodle/course:update) and the token's "
+               'service has no %s (companion plugin local_keepaccess) to read them' % (client.url, GET_ENROLMENTS_FUNCTION))
+        if self.get_option('idnumber_pattern'):
+            raise AnsibleParserError('cemu.moodle.courses: idnumber_pattern cannot be used: %s' % why)
+        Display().warning('cemu.moodle.courses: moodle_course_idnumber is not set: %s' % why)
 
     @staticmethod
     def _courses_by_field(client, field=None, value=None):

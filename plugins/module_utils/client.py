@@ -23,7 +23,7 @@ import re
 import time
 import warnings
 
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 try:
     import requests
@@ -41,6 +41,7 @@ INPUT_VARS_MARGIN = 50       # PHP keeps max_input_vars + 1 fields; stay well be
 PHP_DEFAULT_MAX_INPUT_VARS = 1000
 RETRY_HTTP_STATUSES = (502, 503, 504)
 MASK = '********'
+FORM_HEADERS = {'Content-Type': 'application/x-www-form-urlencoded'}
 
 # error codes the collection raises itself (no Moodle details to add)
 OWN_ERRORCODES = ('coursenotfound', 'courseambiguous', 'functionmissing', 'incompletebatch',
@@ -205,23 +206,64 @@ def encode_params(params):
     """
     fields = []
     for key, value in (params or {}).items():
-        _encode_value(str(key), value, fields)
+        _flatten(str(key), value, lambda name, leaf: fields.append((name, str(leaf))), _php_bracket)
     return fields
 
 
-def _encode_value(name, value, fields):
+def _php_bracket(key):
+    return '[%s]' % (key,)
+
+
+def encode_form(params):
+    """The fields of :func:`encode_params` as one form body, in one pass.
+
+    Equal to ``urlencode(encode_params(params))`` (same fields, same order),
+    without building the pairs first: bracket names are quoted once per key
+    or index and integers need no quoting.
+    """
+    quoted = {}
+
+    def bracket(key):
+        name = quoted.get(key)
+        if name is None:
+            name = quoted[key] = '%5B' + quote_plus(str(key)) + '%5D'
+        return name
+
+    parts = []
+
+    def emit(name, leaf):
+        parts.append(name + '=' + (str(leaf) if isinstance(leaf, int) else quote_plus(str(leaf))))
+
+    for key, value in (params or {}).items():
+        _flatten(quote_plus(str(key)), value, emit, bracket)
+    return '&'.join(parts)
+
+
+def count_fields(value):
+    """How many form fields :func:`encode_params` makes of ``value``, without encoding it."""
+    if value is None:
+        return 0
+    if isinstance(value, dict):
+        return sum(count_fields(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(count_fields(item) for item in value)
+    return 1
+
+
+def _flatten(name, value, emit, bracket):
+    """``emit(name, leaf)`` for every leaf of ``value``; ``bracket(key)`` names one level down."""
     if value is None:
         return
     if isinstance(value, bool):
-        fields.append((name, '1' if value else '0'))
+        emit(name, '1' if value else '0')
     elif isinstance(value, dict):
         for key, item in value.items():
-            _encode_value('%s[%s]' % (name, key), item, fields)
+            _flatten(name + bracket(key), item, emit, bracket)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _encode_value('%s[%d]' % (name, index), item, fields)
+            _flatten(name + bracket(index), item, emit, bracket)
     else:
-        fields.append((name, str(value)))
+        emit(name, value)
 
 
 # --- answers --------------------------------------------------------------
@@ -314,23 +356,27 @@ class MoodleClient:
 
     def call(self, function, params=None, idempotent=False):
         """Call ``function``; return its parsed JSON answer (None for ``null``)."""
-        fields = self._form_fields(function, encode_params(params))
+        body = self._form_body(function, params)
         try:
-            return self._call_with_retries(function, fields, idempotent)
+            return self._call_with_retries(function, body, idempotent)
         except MoodleError as err:
             self._explain_access(function, err)
-            self._explain_invalid_parameter(err, len(fields))
+            self._explain_invalid_parameter(err, WS_FIELD_COUNT + count_fields(params))
             raise err.mask(self._token) from None
 
-    def _form_fields(self, function, param_fields):
-        return [('wstoken', self._token), ('wsfunction', function),
-                ('moodlewsrestformat', 'json')] + param_fields
+    def _form_body(self, function, params):
+        """The encoded form: wstoken, wsfunction, moodlewsrestformat, then the parameters (bytes, ASCII)."""
+        fields = encode_form({'wstoken': self._token, 'wsfunction': function, 'moodlewsrestformat': 'json'})
+        encoded_params = encode_form(params)
+        if encoded_params:
+            fields += '&' + encoded_params
+        return fields.encode('ascii')
 
-    def _call_with_retries(self, function, fields, idempotent):
+    def _call_with_retries(self, function, body, idempotent):
         attempts = 1 + (max(self.retries, 0) if idempotent else 0)
         for attempt in range(attempts):
             try:
-                return self._parse(function, self._post(function, fields))
+                return self._parse(function, self._post(function, body))
             except MoodleTransportError as err:
                 if not err.retryable or attempt + 1 >= attempts:
                     if attempt:
@@ -339,12 +385,12 @@ class MoodleClient:
             self._sleep(self.backoff * (2 ** attempt))
         raise AssertionError('unreachable')  # pragma: no cover
 
-    def _post(self, function, fields):
+    def _post(self, function, body):
         try:
             with warnings.catch_warnings():
                 if not self.validate_certs:
                     warnings.simplefilter('ignore')
-                return self.session.post(self.endpoint, data=fields, timeout=self.timeout,
+                return self.session.post(self.endpoint, data=body, headers=FORM_HEADERS, timeout=self.timeout,
                                          verify=self._verify(), allow_redirects=False)
         except requests.exceptions.RequestException as exc:
             raise self._transport_error(function, exc) from None
@@ -436,8 +482,8 @@ class MoodleClient:
 
     def rows_per_call(self, list_key, rows, params=None, fields_per_row=None):
         """min(batch_size, (max_input_vars - margin - ws and other fields) // fields per row)."""
-        per_row = fields_per_row or max(len(encode_params({list_key: [row]})) for row in rows)
-        room = self.max_input_vars - INPUT_VARS_MARGIN - WS_FIELD_COUNT - len(encode_params(params))
+        per_row = fields_per_row or max(count_fields(row) for row in rows)
+        room = self.max_input_vars - INPUT_VARS_MARGIN - WS_FIELD_COUNT - count_fields(params)
         size = min(self.batch_size, room // max(per_row, 1))
         if size < 1:
             raise MoodleError(

@@ -25,6 +25,7 @@ from ansible_collections.cemu.moodle.plugins.module_utils.client import (
     mask_secret,
 )
 from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import COURSE_BY_CHOICES, KeepAccessApi
+from ansible_collections.cemu.moodle.plugins.module_utils.plan import CourseState
 
 try:
     import jmespath  # noqa: F401 pylint: disable=unused-import
@@ -36,6 +37,8 @@ except ImportError as import_error:  # pragma: no cover - depends on the host
 
 # option -> smallest sensible value
 MINIMUM_VALUES = {'timeout': 1, 'batch_size': 1, 'max_input_vars': 100}
+# connection option -> environment variable it falls back to (an empty value is refused)
+NON_EMPTY_OPTIONS = (('moodle_url', 'MOODLE_URL'), ('moodle_token', 'MOODLE_TOKEN'))
 
 
 def connection_argument_spec():
@@ -78,6 +81,7 @@ class MoodleModule:
         spec.update(argument_spec or {})
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
         self._require_libraries(needs_jmespath)
+        self._check_not_empty()
         self._check_minimum_values()
         self._client = None
         self._api = None
@@ -88,6 +92,12 @@ class MoodleModule:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
         if needs_jmespath and not HAS_JMESPATH:
             self.module.fail_json(msg=missing_required_lib('jmespath'), exception=str(JMESPATH_IMPORT_ERROR))
+
+    def _check_not_empty(self):
+        """An empty URL or token fails here, before any HTTP call (Moodle would only say 'invalid token')."""
+        for option, variable in NON_EMPTY_OPTIONS:
+            if not (self.params[option] or '').strip():
+                self.module.fail_json(msg='%s is empty: set it or %s' % (option, variable))
 
     def _check_minimum_values(self):
         for option, minimum in MINIMUM_VALUES.items():
@@ -130,6 +140,12 @@ class MoodleModule:
             with self.moodle_errors():
                 self._course = self.api.find_course(self.params['course'], self.params['course_by'])
         return self._course
+
+    def read_course_state(self, course=None):
+        """(course, CourseState) of ``course`` (default: the one the course options name), read in full."""
+        course = course or self.course
+        with self.moodle_errors():
+            return course, CourseState.from_api(self.api.read_course_enrolments(course['id']))
 
     def require_companion(self):
         """fail_json unless the token's service offers every function the collection calls."""

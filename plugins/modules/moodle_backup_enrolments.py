@@ -35,6 +35,11 @@ options:
     description:
       - Enrolment methods (enrol plugin names) to back up.
       - V(all) backs up every method of the course, manual included.
+      - Must not be empty. A name one or two letters away from one of Moodle's standard enrolment methods
+        (V(manual), V(self), V(guest), V(cohort), V(database), V(meta), V(category), V(fee), V(flatfile),
+        V(imsenterprise), V(ldap), V(lti), V(mnet), V(paypal)) is refused as a typo, before anything is read
+        or written, for example V(databse). Any other plugin name is accepted (add-on enrolment plugins);
+        a method the course has no instance of gives a warning.
     type: list
     elements: str
     default: [database, cohort]
@@ -151,13 +156,19 @@ removed_backups:
 '''
 
 import datetime
+import difflib
 import os
 
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
     DEFAULT_BACKUP_DIR, BackupError, BackupStore, backup_file_name, normalize_url)
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
-    CourseState, PlanError, backup_counts, backup_diff, backup_from_state, backup_users, same_backup)
+    PlanError, backup_counts, backup_diff, backup_from_state, backup_users, same_backup)
+
+# enrol plugins that come with Moodle (4.1 to 5.1); a near miss of one of these is a typo
+STANDARD_METHODS = ('manual', 'self', 'guest', 'cohort', 'database', 'meta', 'category', 'fee', 'flatfile',
+                    'imsenterprise', 'ldap', 'lti', 'mnet', 'paypal')
+TYPO_SIMILARITY = 0.8
 
 
 def argument_spec():
@@ -168,9 +179,19 @@ def argument_spec():
     )
 
 
-def read_state(moodle):
-    with moodle.moodle_errors():
-        return CourseState.from_api(moodle.api.read_course_enrolments(moodle.course['id']))
+def methods_problem(methods):
+    """Why ``methods`` cannot be right (empty, or a typo of a standard method), or None."""
+    if not methods:
+        return ('methods is empty: list the enrolment methods to back up, e.g. [database, cohort], '
+                'or [all] for every method of the course')
+    for method in methods:
+        if method == 'all' or method in STANDARD_METHODS:
+            continue
+        close = difflib.get_close_matches(method, STANDARD_METHODS, n=1, cutoff=TYPO_SIMILARITY)
+        if close:
+            return ("methods: '%s' is not an enrolment method; did you mean '%s'? Moodle's standard methods: %s "
+                    '(or all)' % (method, close[0], ', '.join(STANDARD_METHODS)))
+    return None
 
 
 def site_of(moodle):
@@ -205,11 +226,13 @@ def main():
     params = moodle.params
     if params['retention'] < 0:
         moodle.fail_json(msg='retention must be 0 (keep all) or more, got %d' % params['retention'])
+    problem = methods_problem(params['methods'])
+    if problem:
+        moodle.fail_json(msg='%s: %s' % (moodle.course_label(), problem))
     moodle.require_companion()
-    course = moodle.course
+    course, state = moodle.read_course_state()
     store = BackupStore(params['backup_dir'], params['moodle_url'], course)
     now = datetime.datetime.now(datetime.timezone.utc)
-    state = read_state(moodle)
     try:
         document = backup_from_state(state, params['methods'], site_of(moodle), now.strftime('%Y-%m-%dT%H:%M:%SZ'))
         previous, newest_path = newest_backup(moodle, store)

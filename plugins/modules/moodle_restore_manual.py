@@ -58,6 +58,7 @@ options:
       - Role short names to restore. A user is restored when at least one of their backed-up roles is
         in the list, and gets manual copies of those roles only.
       - Default (not set or empty) restores every user with every backed-up role.
+      - Only with O(state=present); O(state=absent) refuses it.
     type: list
     elements: str
   query:
@@ -67,17 +68,20 @@ options:
       - Each row has C(userid), C(username), C(enrol), C(instanceid), C(status) (0 active, 1 suspended),
         C(timestart), C(timeend) and C(roles) (list of C(roleid), C(shortname), C(component), C(itemid)).
       - For example V([?enrol == 'cohort']) or V([?status == `0`]).
+      - Only with O(state=present); O(state=absent) refuses it.
     type: str
   create_manual_instance:
     description:
       - When the course has no enabled manual enrolment instance, create one (welcome message off) or
         enable the first disabled one. Without it such a course fails with a message saying so.
+      - Only with O(state=present); O(state=absent) refuses V(true).
     type: bool
     default: false
   send_welcome:
     description:
       - Send the course welcome message to users whose manual enrolment is created, when the manual
         instance's welcome setting is on. Moodle's own restore sends it to every restored user.
+      - Only with O(state=present); O(state=absent) refuses V(true).
     type: bool
     default: false
   state:
@@ -87,6 +91,9 @@ options:
         next to the backups (C(restores/<backup file name>)). It removes the manual enrolments and manual
         role assignments the restores created, and puts back the start, end and status of a manual
         enrolment that existed before, where nobody changed that field since. Then it deletes the record.
+      - An undo always takes back the whole record, so O(state=absent) refuses the options that shape a
+        restore (O(roles), O(query), O(create_manual_instance), O(send_welcome)) before anything is read
+        or written, rather than ignore them.
     type: str
     choices: [present, absent]
     default: present
@@ -224,6 +231,36 @@ roles_unassigned:
   returned: O(state=absent)
   type: int
   sample: 31
+planned_enrolments:
+  description:
+    - Every user the restore plans for (created, updated, unchanged and kept suspended, not skipped) with
+      their manual enrolment and roles in the course as the restore would leave them, sorted by user id.
+    - Lets a dry run plan what comes after the restore, for example
+      M(cemu.moodle.moodle_set_enrol_end) with O(cemu.moodle.moodle_set_enrol_end#module:assume_enrolments).
+  returned: in check mode, with O(state=present)
+  type: list
+  elements: dict
+  contains:
+    userid:
+      description: Moodle user id.
+      type: int
+    username:
+      description: Username.
+      type: str
+    status:
+      description: C(active) or C(suspended).
+      type: str
+    timestart:
+      description: Start of the manual enrolment (Unix time, 0 = none).
+      type: int
+    timeend:
+      description: End of the manual enrolment (Unix time, 0 = none).
+      type: int
+    roles:
+      description: Short names of every role the user holds in the course after the restore, whatever gave it.
+      type: list
+      elements: str
+  sample: [{userid: 5, username: student0001, status: active, timestart: 0, timeend: 0, roles: [student]}]
 '''
 
 import re
@@ -235,9 +272,13 @@ from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
-    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, CourseState, PlanError, plan_restore, plan_undo)
+    ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, enrolment_fields, plan_restore,
+    plan_undo)
 
 DELETED_USER_CODES = ('deleteduser', 'unknownuser', 'invalidrecordunknown', 'userdeleted')
+# options that shape a restore; an undo takes back the whole record and refuses them
+RESTORE_ONLY_OPTIONS = ('roles', 'query', 'create_manual_instance', 'send_welcome')
+PLANNED_CATEGORIES = ('created', 'updated', 'unchanged', 'kept_suspended')
 USER_ID_IN_MESSAGE = re.compile(r'\buser\s+(?:id\s+)?(\d+)', re.IGNORECASE)
 
 
@@ -253,9 +294,15 @@ def argument_spec():
     )
 
 
-def read_state(moodle):
-    with moodle.moodle_errors():
-        return CourseState.from_api(moodle.api.read_course_enrolments(moodle.course['id']))
+def refuse_restore_options_for_undo(moodle):
+    """state=absent with an option that only shapes a restore fails before Moodle is asked anything."""
+    if moodle.params['state'] != 'absent':
+        return
+    given = [name for name in RESTORE_ONLY_OPTIONS if moodle.params[name]]
+    if given:
+        moodle.fail_json(msg='%s: state=absent undoes the whole restore record of the backup and takes no %s; '
+                             'remove %s from the task (they apply to state=present only)'
+                         % (moodle.course_label(), ', '.join(given), 'it' if len(given) == 1 else 'them'))
 
 
 def chosen_backup(moodle, store):
@@ -321,6 +368,24 @@ def course_restore_history(store):
     return known
 
 
+def planned_enrolments(plan, state, instance):
+    """Each planned user's manual enrolment and course roles as the restore would leave them."""
+    rows = dict((row['userid'], row) for row in plan.rows)
+    users = sorted((user for name in PLANNED_CATEGORIES for user in getattr(plan, name)), key=lambda u: u['userid'])
+    return [planned_enrolment(user, state.manual_enrolment(user['userid'], instance) if instance else None,
+                              rows.get(user['userid'], {}), state) for user in users]
+
+
+def planned_enrolment(user, current, row, state):
+    """``current`` manual enrolment (or None) with the fields and roles the plan's ``row`` writes."""
+    fields = enrolment_fields(current) if current else {}
+    fields.update((name, row[name]) for name in ENROL_FIELDS if name in row)
+    roles = set(state.role_shortnames(user['userid']))
+    roles.update(state.role_shortname(roleid) for roleid in row.get('roleids', ()))
+    return {'userid': user['userid'], 'username': user['username'], 'status': STATUS_NAMES[fields['status']],
+            'timestart': fields['timestart'], 'timeend': fields['timeend'], 'roles': sorted(roles)}
+
+
 def restore(moodle, store, path, backup, state):
     params = moodle.params
     instance, instance_id, must_ensure = manual_instance(moodle, state)
@@ -340,10 +405,11 @@ def restore(moodle, store, path, backup, state):
         if settles:
             record_path = store.save_record(path, plan.record_changes(applied=True), earlier=earlier)
     diff = plan.diff if moodle.diff_mode else {'before': None, 'after': None}
+    result = {'planned_enrolments': planned_enrolments(plan, state, instance)} if moodle.check_mode else {}
     moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'],
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
                 unchanged=plan.unchanged, skipped=plan.skipped, kept_suspended=plan.kept_suspended,
-                roles_assigned=len(plan.assigned_roles), counts=plan.counts(), restore_record=record_path)
+                roles_assigned=len(plan.assigned_roles), counts=plan.counts(), restore_record=record_path, **result)
 
 
 def undo(moodle, store, path, state):
@@ -371,12 +437,13 @@ def _instance_id(state):
 
 def main():
     moodle = MoodleModule(argument_spec())
+    refuse_restore_options_for_undo(moodle)
     if moodle.params['query'] and not HAS_JMESPATH:
         moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
     moodle.require_companion()
     store = BackupStore(moodle.params['backup_dir'], moodle.params['moodle_url'], moodle.course)
     path, backup = chosen_backup(moodle, store)
-    state = read_state(moodle)
+    _course, state = moodle.read_course_state()
     try:
         if moodle.params['state'] == 'present':
             restore(moodle, store, path, backup, state)

@@ -78,11 +78,47 @@ options:
       - Accept an O(end) that is already past (access ends at once).
     type: bool
     default: false
+  assume_enrolments:
+    description:
+      - In check mode, manual enrolments to plan against as if they existed, e.g. the C(planned_enrolments)
+        returned by M(cemu.moodle.moodle_restore_manual) in check mode; ignored outside check mode.
+      - Each one replaces the user's current manual enrolment (if any) in the plan; its roles are added to
+        the roles the user holds. A course without an enabled manual instance is planned as if it had one.
+      - So that a dry run of backup, restore and end date reports the end dates the real run would set.
+    type: list
+    elements: dict
+    suboptions:
+      userid:
+        description: Moodle user id.
+        type: int
+        required: true
+      username:
+        description: Username (shown in the result and the diff). Default the current one, else the user id.
+        type: str
+      status:
+        description: Status of the assumed enrolment.
+        type: str
+        choices: [active, suspended]
+        default: active
+      timestart:
+        description: Start (Unix time, 0 = none).
+        type: int
+        default: 0
+      timeend:
+        description: End (Unix time, 0 = none).
+        type: int
+        default: 0
+      roles:
+        description: Short names of the roles the user holds in the course after the restore.
+        type: list
+        elements: str
+        default: []
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Plans and validates everything, writes nothing.
+    details: Plans and validates everything, writes nothing. O(assume_enrolments) plans against enrolments a
+      restore run in check mode would have made.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
@@ -121,6 +157,23 @@ EXAMPLES = r'''
     course: KA1
     end: "2026-09-30T12:00:00Z"
     users: [student0001, "17"]
+
+- name: Dry run of restore and end date together
+  check_mode: true
+  block:
+    - name: Plan the restore
+      cemu.moodle.moodle_restore_manual:
+        moodle_url: https://moodle.example.edu
+        moodle_token: "{{ vault_moodle_token }}"
+        course: KA1
+      register: restore
+    - name: Plan the end dates as if the restore had happened
+      cemu.moodle.moodle_set_enrol_end:
+        moodle_url: https://moodle.example.edu
+        moodle_token: "{{ vault_moodle_token }}"
+        course: KA1
+        end: "2026-09-30"
+        assume_enrolments: "{{ restore.planned_enrolments | default(omit) }}"
 '''
 
 RETURN = r'''
@@ -171,8 +224,10 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
-    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, CourseState, PlanError, format_time, parse_end, plan_end_dates,
-    resolve_timezone)
+    ACTIVE, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, SUSPENDED, CourseState, PlanError, format_time, parse_end,
+    plan_end_dates, resolve_timezone)
+
+STATUS_CODES = {'active': ACTIVE, 'suspended': SUSPENDED}
 
 
 def argument_spec():
@@ -185,12 +240,58 @@ def argument_spec():
         users=dict(type='list', elements='str'),
         query=dict(type='str'),
         allow_past=dict(type='bool', default=False),
+        assume_enrolments=dict(type='list', elements='dict', options=dict(
+            userid=dict(type='int', required=True),
+            username=dict(type='str'),
+            status=dict(type='str', default='active', choices=['active', 'suspended']),
+            timestart=dict(type='int', default=0),
+            timeend=dict(type='int', default=0),
+            roles=dict(type='list', elements='str', default=[]),
+        )),
     )
 
 
-def read_state(moodle):
-    with moodle.moodle_errors():
-        return CourseState.from_api(moodle.api.read_course_enrolments(moodle.course['id']))
+def assumed_instance(state):
+    """The manual instance assumed enrolments go to: the enabled one, else the one a restore would enable or add."""
+    instance = state.manual_instance_after_ensure()
+    if instance is None:
+        return {'id': 0, 'enrol': 'manual', 'name': '', 'status': 0, 'roleid': 0, 'cohortid': 0}
+    return dict(instance, status=0)
+
+
+def assumed_enrolment(row, instance, state):
+    current = state.manual_enrolment(row['userid'], instance) or {}
+    return {'id': current.get('id', 0), 'enrolid': instance['id'], 'enrol': 'manual', 'userid': row['userid'],
+            'username': row['username'] or state.username(row['userid']), 'status': STATUS_CODES[row['status']],
+            'timestart': row['timestart'], 'timeend': row['timeend'],
+            'usersuspended': current.get('usersuspended', 0), 'userdeleted': 0}
+
+
+def assumed_role_assignments(row, state):
+    """Manual (component '') assignments of the row's roles that the user does not hold as such yet."""
+    held = state.manual_roleids(row['userid'])
+    assignments = []
+    for shortname in row['roles']:
+        roleid = state.role_id(shortname, option='assume_enrolments')
+        if roleid not in held:
+            assignments.append({'id': 0, 'userid': row['userid'], 'roleid': roleid, 'roleshortname': shortname,
+                                'component': '', 'itemid': 0})
+    return assignments
+
+
+def with_assumed_enrolments(state, rows):
+    """``state`` as if the manual enrolments ``rows`` (option assume_enrolments) existed."""
+    instance = assumed_instance(state)
+    instances = [instance] + [i for i in state.instances if i['id'] != instance['id']]
+    assumed_users = set(row['userid'] for row in rows)
+    enrolments = [ue for ues in state.enrolments_by_user.values() for ue in ues
+                  if not (ue['enrolid'] == instance['id'] and ue['userid'] in assumed_users)]
+    enrolments += [assumed_enrolment(row, instance, state) for row in rows]
+    assignments = [ra for ras in state.roleassignments_by_user.values() for ra in ras]
+    for row in rows:
+        assignments += assumed_role_assignments(row, state)
+    return CourseState(state.course, instances, enrolments, assignments, list(state.roles_by_id.values()),
+                       state.timezone)
 
 
 def end_in_zone(value, zone_name):
@@ -207,7 +308,9 @@ def main():
         if params['timezone']:
             end_in_zone(params['end'], params['timezone'])  # a bad end fails before Moodle is asked
         moodle.require_companion()
-        state = read_state(moodle)
+        _course, state = moodle.read_course_state()
+        if moodle.check_mode and params['assume_enrolments']:
+            state = with_assumed_enrolments(state, params['assume_enrolments'])
         zone_name = params['timezone'] or state.timezone
         zone, end = end_in_zone(params['end'], zone_name)
         plan = plan_end_dates(state, end, now=int(time.time()), policy=params['policy'], roles=params['roles'],

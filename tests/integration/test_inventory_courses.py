@@ -94,3 +94,16 @@ def test_a_wrong_token_fails_the_inventory_with_moodles_reason(tmp_path, sites):
     assert done.returncode != 0
     assert 'Moodle rejected the token' in done.stderr
     assert 'wrong-token-123' not in done.stdout + done.stderr
+
+
+def test_least_privilege_token_reads_idnumbers_through_the_companion(tmp_path, sites):
+    """The service user of create_service_user.php lacks moodle/course:update: Moodle leaves idnumber out."""
+    sim = sites['site_b']
+    service_token = 'inventory-service-token-0003'
+    sim.add_service_token(service_token)
+    runner.write_site(str(tmp_path), sim.url, 'site_b', service_token, token_in_group_vars=False,
+                      extra={'idnumber_pattern': '^KA-2026-[1-3]$'})
+    listing, text = inventory_list(str(tmp_path))
+    assert hosts_of(listing, 'site_b') == ['KA1', 'KA2', 'KA3']
+    assert plain(listing['_meta']['hostvars']['KA2']['moodle_course_idnumber']) == 'KA-2026-2'
+    assert service_token not in text

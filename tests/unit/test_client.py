@@ -6,13 +6,17 @@ import json
 import logging
 import secrets
 import traceback
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
+import requests
 
 from ansible_collections.cemu.moodle.plugins.module_utils.client import (
     MoodleClient,
     MoodleError,
     MoodleTransportError,
+    count_fields,
+    encode_form,
     encode_params,
 )
 from tests.unit.http_fixtures import XML_INVALID_TOKEN, Raw, StubMoodle, moodle_exception, unused_port
@@ -81,6 +85,40 @@ def test_post_fields_are_ws_fields_first_then_php_brackets_in_order(stub):
 def test_encode_params_turns_bools_into_1_and_0_and_skips_none():
     assert encode_params({'a': True, 'b': False, 'c': None, 'd': {'x': [None, 'y']}}) == [
         ('a', '1'), ('b', '0'), ('d[x][1]', 'y')]
+
+
+# Values a form must carry intact: separators, spaces, plus signs, brackets, non-ASCII, nesting, numbers
+AWKWARD_PARAMS = {
+    'courseid': 2, 'name': 'a&b=c + d [x] é/ü?', 'empty': '', 'flag': True, 'off': False, 'gone': None,
+    'ratio': 1.5, 'negative': -3, 'nested': {'key with space': [1, None, 'x'], 'k[0]': {'deep': 'ß'}},
+    'pair': (7, 8), 'enrolments': [{'userid': 5, 'roleids': [5, 3]}, {}, {'userid': 6, 'timeend': None}],
+}
+
+
+def test_encode_form_is_urlencode_of_the_php_bracket_fields_in_order():
+    assert encode_form(AWKWARD_PARAMS) == urlencode(encode_params(AWKWARD_PARAMS))
+    assert parse_qsl(encode_form(AWKWARD_PARAMS), keep_blank_values=True) == encode_params(AWKWARD_PARAMS)
+    assert encode_form({}) == encode_form(None) == ''
+
+
+def test_count_fields_counts_what_encode_params_makes():
+    for params in (AWKWARD_PARAMS, AWKWARD_PARAMS['enrolments'][0], {}, {'only': None}, [[1, [2, 3]], None]):
+        assert count_fields(params) == len(encode_params({'v': params}))
+
+
+def test_one_form_body_is_posted_with_the_form_content_type(stub):
+    """PHP fills $_POST only for application/x-www-form-urlencoded; the body is sent as encoded once."""
+    sent = []
+    session = requests.Session()
+    session.hooks['response'].append(lambda response, *args, **kwargs: sent.append(response.request))
+    token = 'tok+en&=/é %s' % secrets.token_hex(4)
+    stub.token = token
+    stub.on(APPLY, lambda params: [])
+    make_client(stub, session=session).call(APPLY, AWKWARD_PARAMS)
+    fields = [('wstoken', token), ('wsfunction', APPLY), ('moodlewsrestformat', 'json')] + encode_params(AWKWARD_PARAMS)
+    assert sent[0].headers['Content-Type'] == 'application/x-www-form-urlencoded'
+    assert sent[0].body == urlencode(fields).encode('ascii')
+    assert stub.calls(APPLY)[0]['fields'] == fields  # the server read the token and every field intact
 
 
 def test_site_root_with_trailing_slash_or_full_endpoint_reaches_the_same_endpoint(stub):

@@ -46,8 +46,19 @@ SITE_COURSES = [
 CATEGORY_TREE = {2: [2, 3], 3: [3]}
 
 
+COMPANION_READ = 'local_keepaccess_get_course_enrolments'
+
+
+def as_least_privilege_user(course):
+    """A course answer for a user without moodle/course:update: Moodle leaves the key idnumber out."""
+    return dict((key, value) for key, value in course.items() if key != 'idnumber')
+
+
 class FakeClient:
     calls = []
+    least_privilege = False     # course answers without idnumber
+    service = ('core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_course_get_categories',
+               COMPANION_READ)
 
     def __init__(self, url, token, **options):
         self.url = url.rstrip('/')
@@ -56,22 +67,43 @@ class FakeClient:
     def site_info(self):
         return {'siteid': 1, 'release': '4.5 (Build: 20241007)'}
 
+    def missing_functions(self, names):
+        return [name for name in names if name not in FakeClient.service]
+
     def call(self, function, params=None, idempotent=False):
         FakeClient.calls.append((function, params))
         if function == 'core_course_get_categories':
             root = params['criteria'][0]['value']
             return [{'id': cid} for cid in CATEGORY_TREE.get(root, [])]
         if function == 'core_course_get_courses_by_field':
-            if not params:
-                return {'courses': SITE_COURSES, 'warnings': []}
-            assert params['field'] == 'category'
-            return {'courses': [c for c in SITE_COURSES if c['categoryid'] == params['value']], 'warnings': []}
+            return {'courses': [self._answer(c) for c in self._courses(params)], 'warnings': []}
+        if function == COMPANION_READ:
+            assert params['maxusers'] == 1
+            course = [c for c in SITE_COURSES if c['id'] == params['courseid']][0]
+            return {'course': dict((k, course[k]) for k in ('id', 'shortname', 'idnumber', 'fullname')),
+                    'userenrolments': [], 'nextfromuserid': 0}
         raise AssertionError('unexpected call ' + function)
+
+    @staticmethod
+    def _courses(params):
+        if not params:
+            return SITE_COURSES
+        assert params['field'] == 'category'
+        return [c for c in SITE_COURSES if c['categoryid'] == params['value']]
+
+    @staticmethod
+    def _answer(course):
+        return as_least_privilege_user(course) if FakeClient.least_privilege else course
+
+
+def companion_reads():
+    return sorted(params['courseid'] for function, params in FakeClient.calls[1:] if function == COMPANION_READ)
 
 
 @pytest.fixture(autouse=True)
 def fake_client(monkeypatch):
     FakeClient.calls = []
+    FakeClient.least_privilege = False
     monkeypatch.setattr(plugin, 'MoodleClient', FakeClient)
     monkeypatch.delenv('MOODLE_TOKEN', raising=False)
     monkeypatch.delenv('MOODLE_URL', raising=False)
@@ -200,3 +232,57 @@ def test_cache_answers_the_second_parse_without_calling_moodle(tmp_path):
     assert hosts(second) == ['KA1', 'KA2', 'KA3']
     assert len(FakeClient.calls) == calls_after_first
     assert TOKEN not in ''.join(p.read_text() for p in (tmp_path / 'cache').iterdir())
+
+
+def test_admin_token_answers_hold_the_idnumber_and_the_companion_is_not_asked(tmp_path):
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\n' % URL)
+    assert inv.get_host('KA1').get_vars()['moodle_course_idnumber'] == 'KA-2026-1'
+    assert companion_reads() == []
+
+
+def test_least_privilege_token_gets_idnumbers_from_the_companion_for_selected_courses_only(tmp_path):
+    FakeClient.least_privilege = True
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\n' % URL)
+    assert hosts(inv) == ['KA1', 'KA2', 'KA3']
+    assert inv.get_host('KA3').get_vars()['moodle_course_idnumber'] == 'KA-2025-3'
+    assert companion_reads() == [2, 3, 4]    # not the site, MANUAL (no database/cohort) or HIDDEN
+
+
+def test_least_privilege_token_with_idnumber_pattern(tmp_path):
+    FakeClient.least_privilege = True
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\nidnumber_pattern: "^KA-2026-"\nshortname_pattern: "^KA[12]$"\n'
+               % URL)
+    assert hosts(inv) == ['KA1', 'KA2']
+    assert companion_reads() == [2, 3]
+
+
+def test_idnumbers_read_from_the_companion_are_cached(tmp_path):
+    FakeClient.least_privilege = True
+    body = ('moodle_url: %s\nmoodle_token: t\ncache: true\ncache_plugin: ansible.builtin.jsonfile\n'
+            'cache_connection: %s\ncache_timeout: 600\nidnumber_pattern: "2026"\n') % (URL, tmp_path / 'cache')
+    assert hosts(load(tmp_path, body)) == ['KA1', 'KA2']
+    calls_after_first = len(FakeClient.calls)
+    second = load(tmp_path, body)
+    assert hosts(second) == ['KA1', 'KA2']
+    assert second.get_host('KA2').get_vars()['moodle_course_idnumber'] == 'KA-2026-2'
+    assert len(FakeClient.calls) == calls_after_first
+
+
+def test_without_the_companion_idnumber_pattern_is_refused_naming_the_reason(tmp_path, monkeypatch):
+    FakeClient.least_privilege = True
+    monkeypatch.setattr(FakeClient, 'service', FakeClient.service[:3])
+    path = tmp_path / 'site.courses.yml'
+    path.write_text('plugin: cemu.moodle.courses\nmoodle_url: %s\nmoodle_token: t\nidnumber_pattern: "^KA"\n' % URL)
+    inventory = InventoryManager(loader=DataLoader(), sources=[])
+    with pytest.raises(AnsibleParserError, match='idnumber_pattern cannot be used: .*moodle/course:update.*'
+                                                 'local_keepaccess_get_course_enrolments'):
+        inventory_loader.get('cemu.moodle.courses').parse(inventory._inventory, DataLoader(), str(path), cache=False)
+
+
+def test_without_the_companion_the_idnumber_host_var_is_left_unset(tmp_path, monkeypatch):
+    FakeClient.least_privilege = True
+    monkeypatch.setattr(FakeClient, 'service', FakeClient.service[:3])
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: t\n' % URL)
+    assert hosts(inv) == ['KA1', 'KA2', 'KA3']
+    assert 'moodle_course_idnumber' not in inv.get_host('KA1').get_vars()
+    assert inv.get_host('KA1').get_vars()['moodle_course'] == 2

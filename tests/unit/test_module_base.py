@@ -99,6 +99,54 @@ def test_url_without_scheme_fails_naming_moodle_url(capsys):
     assert 'moodle_url' in result['msg'] and 'https://' in result['msg']
 
 
+@pytest.mark.parametrize('option, variable', [('moodle_token', 'MOODLE_TOKEN'), ('moodle_url', 'MOODLE_URL')])
+@pytest.mark.parametrize('empty', ['', '   '])
+def test_empty_url_or_token_fails_before_any_http_call(stub, capsys, option, variable, empty):
+    code, result = run_module(stub_args(stub, **{option: empty}), lambda mm: mm.course, capsys)
+    assert code == 1
+    assert result['msg'] == '%s is empty: set it or %s' % (option, variable)
+    assert stub.calls() == []
+
+
+def test_empty_token_from_the_environment_fails_the_same_way(stub, capsys, monkeypatch):
+    monkeypatch.setenv('MOODLE_TOKEN', '')
+    code, result = run_module({'moodle_url': stub.url, 'course': 'KA1'}, lambda mm: mm.course, capsys)
+    assert code == 1
+    assert result['msg'] == 'moodle_token is empty: set it or MOODLE_TOKEN'
+    assert stub.calls() == []
+
+
+def test_read_course_state_reads_every_page_of_the_named_course(stub, capsys):
+    """One call per page of users, for the course the options name; the state holds all pages."""
+    pages = [enrolments_page([(5, 'student0005')], next_from=5), enrolments_page([(9, 'student0009')], next_from=0)]
+    stub.on(GET_ENROLMENTS_FUNCTION, lambda params: pages[0] if params['fromuserid'] == '0' else pages[1])
+
+    def body(mm):
+        course, state = mm.read_course_state()
+        mm.exit(False, course=course, users=sorted(state.users), manual=state.manual_instance['id'],
+                tz=state.timezone)
+
+    code, result = run_module(stub_args(stub), body, capsys)
+    assert code == 0
+    assert result['course'] == COURSES[0]
+    assert result['users'] == [5, 9]
+    assert result['manual'] == 10 and result['tz'] == 'Europe/Berlin'
+    assert [call['fields'][3:5] for call in stub.calls(GET_ENROLMENTS_FUNCTION)] == [
+        [('courseid', '2'), ('fromuserid', '0')], [('courseid', '2'), ('fromuserid', '5')]]
+
+
+def enrolments_page(users, next_from):
+    """A local_keepaccess_get_course_enrolments page of course 2: manual instance 10, the given users."""
+    return {'course': COURSES[0], 'timezone': 'Europe/Berlin', 'pluginversion': 2026112900,
+            'instances': [{'id': 10, 'enrol': 'manual', 'name': '', 'status': 0, 'roleid': 5, 'cohortid': 0,
+                           'sendwelcome': 0}],
+            'userenrolments': [{'id': 100 + userid, 'enrolid': 10, 'enrol': 'manual', 'userid': userid,
+                                'username': username, 'status': 0, 'timestart': 0, 'timeend': 0,
+                                'usersuspended': 0, 'userdeleted': 0} for userid, username in users],
+            'roleassignments': [], 'roles': [{'id': 5, 'shortname': 'student', 'name': ''}],
+            'nextfromuserid': next_from}
+
+
 def test_connection_options_come_from_the_environment(stub, capsys, monkeypatch):
     monkeypatch.setenv('MOODLE_URL', stub.url)
     monkeypatch.setenv('MOODLE_TOKEN', stub.token)
