@@ -36,7 +36,7 @@ import shutil
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 from urllib.parse import parse_qsl
 
 import requests

@@ -48,7 +48,7 @@ class Recorder:
         self.cases[('security', name)] = {'clear': not leaks, 'writes': 0, 'lost': 0}
 
     def figures(self):
-        bad = [c for (kind, _), c in self.cases.items() if kind == 'bad input']
+        bad = [c for (kind, _name), c in self.cases.items() if kind == 'bad input']
         return {
             'cases tried': len(self.cases),
             'errors clear': '%d of %d bad inputs' % (sum(c['clear'] for c in bad), len(bad)),
@@ -178,7 +178,7 @@ def users_without_access(sim, courseid, usernames, now):
         user = view.get(username, {'enrolments': [], 'roles': []})
         active = [e for e in user['enrolments']
                   if e[0] == 'manual' and e[1] == 0 and e[2] <= now and (e[3] == 0 or e[3] > now)]
-        if not active or not any(giver == '' for _, giver in user['roles']):
+        if not active or not any(giver == '' for _roleid, giver in user['roles']):
             lost.append(username)
     return sorted(lost)
 

@@ -76,7 +76,7 @@ class Case:
         if not calls and self.sim.dump_state() != self.before['state']:
             calls = 1
         changed = set(tree_snapshot(self.backup_dir).items()) ^ set(self.before['backups'].items())
-        return calls + len(set(path for path, _ in changed))
+        return calls + len(set(path for path, _change in changed))
 
 
 # ----- set-ups -------------------------------------------------------------------------------

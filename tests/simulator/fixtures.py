@@ -373,9 +373,9 @@ def bench_fixture(version, courses=10, students=30, big=20000):
     teacher = add_user(state, 'benchteacher', 'Bench', 'Teacher')
     counter = iter(range(1, courses * students + big + 1))
     for number in range(1, courses + 1):
-        _bench_course(state, category, teacher, 'BENCH-%04d' % number, [next(counter) for _ in range(students)])
+        _bench_course(state, category, teacher, 'BENCH-%04d' % number, [next(counter) for _student in range(students)])
     if big:
-        _bench_course(state, category, teacher, 'BENCH-BIG', [next(counter) for _ in range(big)])
+        _bench_course(state, category, teacher, 'BENCH-BIG', [next(counter) for _student in range(big)])
     return state
 
 

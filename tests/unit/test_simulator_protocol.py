@@ -161,7 +161,7 @@ def test_drop_after_applies_then_closes(sim):
 
 def test_fault_after_and_count(sim):
     sim.fault('http503', function='core_webservice_get_site_info', after=1, count=2)
-    codes = [rest(sim.url, sim.token, 'core_webservice_get_site_info').status_code for _ in range(4)]
+    codes = [rest(sim.url, sim.token, 'core_webservice_get_site_info').status_code for _call in range(4)]
     assert codes == [200, 503, 503, 200]
 
 

@@ -1,0 +1,188 @@
+# Copyright: cemu.moodle contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""moodle_restore_manual and moodle_backup_enrolments run in-process against the simulator over HTTP.
+
+Options that contradict each other are refused before Moodle is asked anything,
+and a restore in check mode returns the manual enrolments the real run then leaves.
+"""
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.cemu.moodle.plugins.modules import moodle_backup_enrolments, moodle_restore_manual
+from tests.integration.evidence import write_calls
+from tests.simulator import Simulator
+
+TOKEN = 'modules-unit-token-8c1d'
+T0 = 1767225600                  # 2026-01-01T00:00:00Z
+E1 = 1798675200                  # 2026-12-31T16:00:00Z
+EDITINGTEACHER, STUDENT = 3, 5
+
+
+@pytest.fixture(scope='module')
+def sim():
+    simulator = Simulator(version='4.5', fixture='empty', token=TOKEN).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_moodle_environment(monkeypatch):
+    for name in ('MOODLE_URL', 'MOODLE_TOKEN', 'MOODLE_VALIDATE_CERTS', 'MOODLE_CA_PATH'):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run(module, sim, capsys, check=False, **options):
+    """Run ``module.main()`` as Ansible would; return its result."""
+    args = dict({'moodle_url': sim.url, 'moodle_token': TOKEN, '_ansible_check_mode': check}, **options)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def build_course(sim, shortname):
+    """A course whose restore creates, updates, keeps suspended, leaves unchanged and skips users."""
+    course = sim.add_course(shortname)
+    manual = sim.add_instance(course, 'manual')
+    database = sim.add_instance(course, 'database')
+    users = dict((name, sim.add_user('%s-%s' % (shortname.lower(), name)))
+                 for name in ('new', 'teacher', 'pending', 'merge', 'suspended', 'same', 'deleted', 'manualonly'))
+    sim.enrol(database, users['new'], timestart=T0, timeend=E1)
+    sim.enrol(database, users['teacher'], EDITINGTEACHER)
+    sim.enrol(database, users['pending'], status=1, timestart=T0)
+    sim.enrol(manual, users['merge'], timestart=T0 + 100, timeend=E1)
+    sim.enrol(database, users['merge'], timestart=T0)
+    sim.enrol(manual, users['suspended'], status=1)
+    sim.enrol(database, users['suspended'])
+    sim.enrol(manual, users['same'])
+    sim.enrol(database, users['same'])
+    sim.enrol(database, users['deleted'])
+    sim.set_user_flags(users['deleted'], deleted=True)
+    sim.enrol(manual, users['manualonly'])
+    return course
+
+
+def manual_enrolments_now(sim, courseid):
+    """{username: {status, timestart, timeend, roles}}: the manual enrolments and every course role."""
+    answer = sim.course_enrolments(courseid)
+    manual = set(i['id'] for i in answer['instances'] if i['enrol'] == 'manual')
+    roles = {}
+    for ra in answer['roleassignments']:
+        roles.setdefault(ra['userid'], set()).add(ra['roleshortname'])
+    return dict((ue['username'], {'status': 'suspended' if ue['status'] else 'active', 'timestart': ue['timestart'],
+                                  'timeend': ue['timeend'], 'roles': sorted(roles.get(ue['userid'], ()))})
+                for ue in answer['userenrolments'] if ue['enrolid'] in manual)
+
+
+# --- planned_enrolments ---------------------------------------------------------------------
+
+def test_check_mode_returns_the_manual_enrolments_the_real_restore_leaves(sim, capsys, tmp_path):
+    course = build_course(sim, 'PLAN1')
+    options = {'course': 'PLAN1', 'backup_dir': str(tmp_path)}
+    assert not run(moodle_backup_enrolments, sim, capsys, **options).get('failed')
+    writes_before = len(write_calls(sim))
+
+    checked = run(moodle_restore_manual, sim, capsys, check=True, **options)
+    assert not checked.get('failed'), checked.get('msg')
+    assert len(write_calls(sim)) == writes_before, 'check mode wrote to Moodle'
+    restored = run(moodle_restore_manual, sim, capsys, **options)
+    assert not restored.get('failed'), restored.get('msg')
+
+    planned = checked['planned_enrolments']
+    assert [p['username'].split('-')[1] for p in planned] == [
+        'new', 'teacher', 'pending', 'merge', 'suspended', 'same']          # by user id; skipped 'deleted' left out
+    assert [p['userid'] for p in planned] == sorted(p['userid'] for p in planned)
+    after = manual_enrolments_now(sim, course)
+    assert dict((p['username'], dict((k, p[k]) for k in ('status', 'timestart', 'timeend', 'roles')))
+                for p in planned) == dict((name, view) for name, view in after.items() if 'manualonly' not in name)
+    assert 'planned_enrolments' not in restored
+
+
+def test_planned_enrolments_show_merges_suspensions_and_roles(sim, capsys, tmp_path):
+    build_course(sim, 'PLAN2')
+    options = {'course': 'PLAN2', 'backup_dir': str(tmp_path)}
+    run(moodle_backup_enrolments, sim, capsys, **options)
+    planned = dict((p['username'].split('-')[1], p) for p in
+                   run(moodle_restore_manual, sim, capsys, check=True, **options)['planned_enrolments'])
+    assert (planned['new']['status'], planned['new']['timestart'], planned['new']['timeend']) == ('active', T0, E1)
+    assert planned['teacher']['roles'] == ['editingteacher']
+    assert planned['pending']['status'] == 'suspended'                      # only a suspended source row
+    assert (planned['merge']['timestart'], planned['merge']['timeend']) == (T0, 0)   # earliest start, no end wins
+    assert planned['suspended']['status'] == 'suspended'                    # kept suspended
+    assert planned['same']['roles'] == ['student']
+
+
+def test_planned_enrolments_when_the_manual_instance_would_be_created(sim, capsys, tmp_path):
+    course = sim.add_course('PLAN3')
+    database = sim.add_instance(course, 'database')
+    student = sim.add_user('plan3-student')
+    sim.enrol(database, student, timestart=T0)
+    options = {'course': 'PLAN3', 'backup_dir': str(tmp_path)}
+    run(moodle_backup_enrolments, sim, capsys, **options)
+    checked = run(moodle_restore_manual, sim, capsys, check=True, create_manual_instance=True, **options)
+    assert checked['manual_instance_id'] is None
+    assert checked['planned_enrolments'] == [{'userid': student, 'username': 'plan3-student', 'status': 'active',
+                                              'timestart': T0, 'timeend': 0, 'roles': ['student']}]
+
+
+# --- state=absent refuses the options that shape a restore ----------------------------------
+
+@pytest.mark.parametrize('option, value', [
+    ('send_welcome', True), ('create_manual_instance', True), ('query', "[?enrol == 'cohort']"), ('roles', ['student']),
+])
+def test_undo_refuses_restore_options_before_asking_moodle(sim, capsys, tmp_path, option, value):
+    calls = len(sim.calls())
+    result = run(moodle_restore_manual, sim, capsys, course='PLAN1', backup_dir=str(tmp_path), state='absent',
+                 **{option: value})
+    assert result.get('failed')
+    assert 'state=absent' in result['msg'] and option in result['msg']
+    assert len(sim.calls()) == calls
+
+
+def test_undo_names_every_refused_option_and_accepts_their_defaults(sim, capsys, tmp_path):
+    result = run(moodle_restore_manual, sim, capsys, course='PLAN1', backup_dir=str(tmp_path), state='absent',
+                 send_welcome=True, query='[*]')
+    assert "takes no query, send_welcome; remove them" in result['msg']
+    result = run(moodle_restore_manual, sim, capsys, course='PLAN1', backup_dir=str(tmp_path), state='absent',
+                 send_welcome=False, create_manual_instance=False, roles=[])
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is False                                       # no restore record here: nothing to undo
+
+
+# --- backup methods --------------------------------------------------------------------------
+
+def test_backup_of_no_method_is_refused_before_asking_moodle(sim, capsys, tmp_path):
+    calls = len(sim.calls())
+    result = run(moodle_backup_enrolments, sim, capsys, course='PLAN1', backup_dir=str(tmp_path), methods=[])
+    assert result.get('failed')
+    assert result['msg'].startswith("course 'PLAN1': methods is empty")
+    assert len(sim.calls()) == calls
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize('typo, meant', [('databse', 'database'), ('cohrt', 'cohort'), ('Manual', 'manual')])
+def test_a_typo_of_a_standard_method_is_refused_naming_the_standard_ones(sim, capsys, tmp_path, typo, meant):
+    calls = len(sim.calls())
+    result = run(moodle_backup_enrolments, sim, capsys, course='PLAN1', backup_dir=str(tmp_path),
+                 methods=['cohort', typo])
+    assert result.get('failed')
+    assert "'%s' is not an enrolment method; did you mean '%s'?" % (typo, meant) in result['msg']
+    assert 'manual, self, guest, cohort, database, meta' in result['msg']
+    assert len(sim.calls()) == calls
+
+
+def test_an_add_on_enrolment_method_is_backed_up(sim, capsys, tmp_path):
+    course = sim.add_course('ADDON1')
+    instance = sim.add_instance(course, 'autoenrol')
+    user = sim.add_user('addon1-student')
+    sim.enrol(instance, user)
+    result = run(moodle_backup_enrolments, sim, capsys, course='ADDON1', backup_dir=str(tmp_path),
+                 methods=['autoenrol', 'database'])
+    assert not result.get('failed'), result.get('msg')
+    assert result['counts']['autoenrol'] == {'active': 1, 'suspended': 0}
+    assert "course 'ADDON1' (id %d) has no enrolment instance of method database" % course in json.dumps(
+        result.get('warnings'))
