@@ -4,7 +4,9 @@
 
 ``keep_access_course_result`` turns what the three modules returned for one
 course (or the failure that stopped it) into one flat record;
-``keep_access_report`` turns the records of every course into the run report:
+``keep_access_host_result`` does it from a course host's variables (what the
+role registered, or the failure it recorded), so that the role needs no task
+per course to record a success; ``keep_access_report`` turns the records of every course into the run report:
 a summary (written as JSON), CSV text and the lines of a readable table.
 The shape of both lives here and nowhere else.
 """
@@ -102,6 +104,28 @@ def keep_access_course_result(backup, restore=None, end_result=None, course=None
     else:
         record['status'] = 'ok'
     return record
+
+
+# the variables the role keep_access registers (one per step) and the one it sets on failure
+REGISTERED_RESULTS = ('keep_access_backup', 'keep_access_restore', 'keep_access_end_result')
+FAILURE_RECORD = 'keep_access_result'
+
+
+def keep_access_host_result(hostvars, check_mode=False, default_site=None):
+    """One course's record from its host variables (``hostvars[host]``), or None when the role did not run.
+
+    The failure record the role set (``keep_access_result``) wins; otherwise the
+    record is built from the three registered results. The site is the host's
+    ``moodle_url``, else ``default_site`` (MOODLE_URL of the controller).
+    """
+    if FAILURE_RECORD in hostvars and isinstance(hostvars[FAILURE_RECORD], dict):
+        return hostvars[FAILURE_RECORD]
+    results = [hostvars[name] if name in hostvars else None for name in REGISTERED_RESULTS]
+    if results[0] is None:
+        return None
+    site = hostvars['moodle_url'] if 'moodle_url' in hostvars else default_site
+    return keep_access_course_result(*results, course=hostvars['inventory_hostname'], site=site,
+                                     check_mode=check_mode)
 
 
 def _failure_message(failure):
@@ -231,5 +255,6 @@ class FilterModule(object):
     def filters(self):
         return {
             'keep_access_course_result': keep_access_course_result,
+            'keep_access_host_result': keep_access_host_result,
             'keep_access_report': keep_access_report,
         }

@@ -182,3 +182,13 @@ def test_students_keep_access_after_the_source_drops_them(world):
     kept = manual_student_enrolments(after)
     assert automatic == []
     assert len([ue for ue in kept if ue['status'] == 0]) == 22  # 10 database + 8 cohort + 4 manual, active
+
+
+def test_check_mode_report_counts_what_the_real_run_then_does(world):
+    """The dry run plans the end dates against the enrolments the restore would make (planned_enrolments)."""
+    check = by_course(runner.load_report(check_run(world)['report_dir']))
+    real = by_course(runner.load_report(first_run(world)['report_dir']))
+    counts = ('status', 'converted', 'end_dates_set', 'skipped')
+    assert dict((c, [check[c][k] for k in counts]) for c in ALL_COURSES) == \
+        dict((c, [real[c][k] for k in counts]) for c in ALL_COURSES)
+    assert real['KA1']['end_dates_set'] == 30 and real['DB101']['end_dates_set'] == 12
