@@ -145,7 +145,10 @@ class MoodleModule:
         """(course, CourseState) of ``course`` (default: the one the course options name), read in full."""
         course = course or self.course
         with self.moodle_errors():
-            return course, CourseState.from_api(self.api.read_course_enrolments(course['id']))
+            state = CourseState.from_api(self.api.read_course_enrolments(course['id']))
+        # The companion plugin's identity is complete: Moodle leaves idnumber out of
+        # core_course_get_courses_by_field for a token without moodle/course:update.
+        return dict(course, **state.course), state
 
     def require_companion(self):
         """fail_json unless the token's service offers every function the collection calls."""

@@ -186,3 +186,19 @@ def test_an_add_on_enrolment_method_is_backed_up(sim, capsys, tmp_path):
     assert result['counts']['autoenrol'] == {'active': 1, 'suspended': 0}
     assert "course 'ADDON1' (id %d) has no enrolment instance of method database" % course in json.dumps(
         result.get('warnings'))
+
+
+def test_a_least_privilege_token_still_backs_up_the_course_idnumber(sim, capsys, tmp_path):
+    """Moodle leaves idnumber out of course answers for a token without moodle/course:update."""
+    course = sim.add_course('IDN101', idnumber='IDN-2026-1')
+    database = sim.add_instance(course, 'database')
+    sim.enrol(database, sim.add_user('idn101-student'))
+    service_token = 'least-privilege-token-77ab'
+    sim.add_service_token(service_token)
+
+    result = run(moodle_backup_enrolments, sim, capsys, moodle_token=service_token, course='IDN101',
+                 backup_dir=str(tmp_path))
+
+    assert result['course']['idnumber'] == 'IDN-2026-1'
+    with open(result['backup_file']) as handle:
+        assert json.load(handle)['course']['idnumber'] == 'IDN-2026-1'
