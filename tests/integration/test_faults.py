@@ -154,8 +154,8 @@ def lost_after_source_drops(scenario, excluded=()):
     sim = scenario.sim
     for method in ('database', 'cohort'):
         sim.drop_from_source(scenario.courseid(), method)
-    return users_without_access(sim, scenario.courseid(), users_who_had_access(scenario.after_fault['backup'],
-                                                                                excluded), time.time())
+    had_access = users_who_had_access(scenario.after_fault['backup'], excluded)
+    return users_without_access(sim, scenario.courseid(), had_access, time.time())
 
 
 def outcome(runs, scenario, run, step):

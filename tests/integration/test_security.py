@@ -165,8 +165,8 @@ def client_errors(sim, not_moodle_url, closed_port_url):
         'connection refused': lambda: MoodleClient(closed_port_url, TOKEN, retries=1, backoff=0.01).site_info(),
         'not moodle': lambda: MoodleClient(not_moodle_url, TOKEN, backoff=0.01).site_info(),
         'unknown function': lambda: MoodleClient(sim.url, TOKEN).call('core_user_delete_users', {'userids': [3]}),
-        'bad parameter': lambda: MoodleClient(sim.url, TOKEN).call('local_keepaccess_get_course_enrolments',
-                                                                    {'courseid': 'x'}),
+        'bad parameter': lambda: MoodleClient(sim.url, TOKEN).call(
+            'local_keepaccess_get_course_enrolments', {'courseid': 'x'}),
     }
     for name, make in cases.items():
         try:

@@ -138,7 +138,8 @@ STAGES = {
 OFFLINE_STAGES = ('sanity', 'lint', 'changelog', 'unit', 'integration')
 
 
-def default_stages(environ=os.environ):
+def default_stages(environ=None):
+    environ = os.environ if environ is None else environ
     if environ.get('MOODLE_URL') and environ.get('MOODLE_TOKEN'):
         return OFFLINE_STAGES + ('live',)
     return OFFLINE_STAGES

@@ -7,9 +7,11 @@ and a restore in check mode returns the manual enrolments the real run then leav
 """
 
 import json
+from unittest import mock
 
 import pytest
 
+from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cemu.moodle.plugins.modules import moodle_backup_enrolments, moodle_restore_manual
@@ -38,7 +40,9 @@ def no_moodle_environment(monkeypatch):
 def run(module, sim, capsys, check=False, **options):
     """Run ``module.main()`` as Ansible would; return its result."""
     args = dict({'moodle_url': sim.url, 'moodle_token': TOKEN, '_ansible_check_mode': check}, **options)
-    with patch_module_args(args):
+    # Run as on a target even when an earlier test loaded Ansible's controller code
+    # (which otherwise sends module warnings to the display instead of the result).
+    with patch_module_args(args), mock.patch.object(module_utils_internal, 'is_controller', False):
         with pytest.raises(SystemExit):
             module.main()
     return json.loads(capsys.readouterr().out)

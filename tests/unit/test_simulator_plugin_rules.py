@@ -152,7 +152,7 @@ class Site:
     def without(self, *capabilities):
         """A token of the admin lacking some capabilities."""
         token = 'rules-token-without-%d' % len(self.sim.token_info())
-        self.sim.add_token(token, functions=[f for f in IMPLEMENTED], missing_capabilities=capabilities)
+        self.sim.add_token(token, functions=list(IMPLEMENTED), missing_capabilities=capabilities)
         return token
 
     def error(self, function, token=None, **params):
@@ -178,8 +178,8 @@ def site(server):
 @pytest.mark.parametrize('function,params', [
     ('get_course_enrolments', {'courseid': KA1}),
     ('apply_manual_enrolments', {'courseid': KA1, 'enrolments': [{'userid': PROBE, 'roleids': [STUDENT]}]}),
-    ('remove_manual_enrolments', {'courseid': KA1, 'enrolments': [{'userid': PROBE, 'unenrol': 1,
-                                                                    'roleids': [STUDENT]}]}),
+    ('remove_manual_enrolments',
+     {'courseid': KA1, 'enrolments': [{'userid': PROBE, 'unenrol': 1, 'roleids': [STUDENT]}]}),
     ('ensure_manual_instance', {'courseid': KA1}),
 ])
 def test_result_fields_are_the_plugins(site, function, params):
