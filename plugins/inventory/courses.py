@@ -30,7 +30,7 @@ description:
     per course, one user per answer; cached with the inventory cache). Without that function in the service,
     O(idnumber_pattern) is an error and C(moodle_course_idnumber) is not set (with a warning).
 author:
-  - cemu.moodle contributors
+  - cemu.moodle contributors (@cemu-moodle)
 requirements:
   - requests
 extends_documentation_fragment:

@@ -11,6 +11,12 @@ and prints the wall time of each run, per course, and the controller's peak
 memory (largest resident set of ansible-playbook and its workers). A script,
 not a timed test: the numbers are for people to read. Aim: the conversion of
 200 x 30 with 10 forks in under 2 minutes on a 2-core machine.
+
+On a shared machine the wall time depends on what else runs, so each run also
+prints the load average and the CPU seconds it used: Ansible (ansible-playbook,
+its workers and the module processes) and the simulator (threads of this
+process). Wall time on an idle machine is about their sum divided by the
+cores, since Ansible keeps every core busy with 10 forks.
 """
 
 import argparse
@@ -34,10 +40,19 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def cpu_seconds(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_run(inventory, forks):
+    """(wall seconds, {'ansible': CPU s, 'simulator': CPU s}, exit code, recap, output) of one playbook run."""
     started = time.monotonic()
+    ansible_before, simulator_before = cpu_seconds(resource.RUSAGE_CHILDREN), cpu_seconds(resource.RUSAGE_SELF)
     code, output = runner.run_playbook(inventory, forks=forks)
-    return time.monotonic() - started, code, runner.recap(output), output
+    cpu = {'ansible': cpu_seconds(resource.RUSAGE_CHILDREN) - ansible_before,
+           'simulator': cpu_seconds(resource.RUSAGE_SELF) - simulator_before}
+    return time.monotonic() - started, cpu, code, runner.recap(output), output
 
 
 def children_peak_rss_mib():
@@ -45,12 +60,15 @@ def children_peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
 
-def print_run(title, seconds, recap, courses):
+def print_run(title, seconds, cpu, recap, courses):
     failed = sorted(h for h, c in recap.items() if c.get('failed'))
     changed = sum(1 for c in recap.values() if c.get('changed'))
     print('%-22s %7.1f s total  %6.3f s per course  %d courses changed  %d failed%s'
           % (title, seconds, seconds / max(courses, 1), changed, len(failed),
              (' (' + ', '.join(failed[:5]) + ')') if failed else ''), flush=True)
+    print('%-22s CPU: Ansible %.1f s (%.3f s per course), simulator %.1f s; load average after: %.1f'
+          % ('', cpu['ansible'], cpu['ansible'] / max(courses, 1), cpu['simulator'], os.getloadavg()[0]),
+          flush=True)
 
 
 def main(argv=None):
@@ -66,12 +84,13 @@ def main(argv=None):
             'keep_access_backup_dir': os.path.join(work, 'backups'),
             'keep_access_report_dir': os.path.join(work, 'reports'),
         })
-        print('Simulator (not a real Moodle) at %s: %d courses x %d students, forks %d, python %s'
-              % (sim.url, args.courses, args.students, args.forks, sys.version.split()[0]), flush=True)
-        first, code1, recap1, output1 = timed_run(inventory, args.forks)
-        print_run('run 1 (conversion)', first, recap1, args.courses)
-        second, code2, recap2, dummy = timed_run(inventory, args.forks)
-        print_run('run 2 (nothing to do)', second, recap2, args.courses)
+        print('Simulator (not a real Moodle) at %s: %d courses x %d students, forks %d, python %s, %d cores, '
+              'load average before: %.1f' % (sim.url, args.courses, args.students, args.forks,
+                                             sys.version.split()[0], os.cpu_count(), os.getloadavg()[0]), flush=True)
+        first, cpu1, code1, recap1, output1 = timed_run(inventory, args.forks)
+        print_run('run 1 (conversion)', first, cpu1, recap1, args.courses)
+        second, cpu2, code2, recap2, dummy = timed_run(inventory, args.forks)
+        print_run('run 2 (nothing to do)', second, cpu2, recap2, args.courses)
         print('controller peak memory: %.0f MiB (largest single process)' % children_peak_rss_mib())
         if code1 != 0 or len(recap1) != args.courses:
             print(output1[-3000:])

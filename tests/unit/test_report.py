@@ -9,7 +9,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.cemu.moodle.plugins.filter.keep_access_report import (
-    CSV_COLUMNS, FilterModule, keep_access_course_result, keep_access_report)
+    CSV_COLUMNS, FilterModule, keep_access_course_result, keep_access_host_result, keep_access_report)
 
 SITE = 'https://moodle.example.edu'
 
@@ -135,4 +135,36 @@ def test_report_rejects_something_that_is_not_a_list():
 
 
 def test_filters_are_registered_under_their_names():
-    assert set(FilterModule().filters()) == {'keep_access_course_result', 'keep_access_report'}
+    assert set(FilterModule().filters()) == {'keep_access_course_result', 'keep_access_host_result', 'keep_access_report'}
+
+
+def host(**variables):
+    """A course host's variables as the role leaves them (hostvars[host])."""
+    return dict({'inventory_hostname': 'KA1', 'moodle_url': SITE}, **variables)
+
+
+def test_host_result_is_built_from_the_registered_results_of_a_successful_course():
+    record = keep_access_host_result(host(keep_access_backup=BACKUP, keep_access_restore=RESTORE,
+                                          keep_access_end_result=END))
+    assert record == keep_access_course_result(BACKUP, RESTORE, END, course='KA1', site=SITE)
+    assert record['status'] == 'changed' and record['converted'] == 3
+
+
+def test_host_result_prefers_the_failure_the_role_recorded():
+    failed = keep_access_course_result(BACKUP, None, None, course='KA1', site=SITE,
+                                       failure={'msg': 'no manual instance'}, failed_step='Restore')
+    record = keep_access_host_result(host(keep_access_backup=BACKUP, keep_access_result=failed))
+    assert record['status'] == 'failed' and record['message'] == 'no manual instance'
+
+
+def test_host_result_in_check_mode_has_no_backup_file_and_site_from_the_environment():
+    variables = host(keep_access_backup=BACKUP, keep_access_restore=RESTORE, keep_access_end_result=END)
+    del variables['moodle_url']
+    record = keep_access_host_result(variables, check_mode=True, default_site='https://env.example.edu')
+    assert record['backup_file'] is None and record['site'] == 'https://env.example.edu'
+
+
+def test_host_the_role_did_not_run_for_has_no_record_and_is_reported_as_not_run():
+    assert keep_access_host_result(host()) is None
+    report = keep_access_report([keep_access_host_result(host())], hosts=['KA1'])
+    assert report['summary']['courses'][0]['status'] == 'failed'
