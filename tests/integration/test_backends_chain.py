@@ -21,7 +21,8 @@ import zoneinfo
 
 import pytest
 
-from tests.integration.backends import moodle_backend  # noqa: F401  pylint: disable=unused-import  (the parametrized fixture)
+# moodle_backend is the parametrized pytest fixture the tests below request by name.
+from tests.integration.backends import moodle_backend  # noqa: F401 pylint: disable=unused-import
 from tests.integration.module_runner import Task, run_tasks
 from tests.live.live_backend import automatic_roles, automatic_users, manual_by_user, roles_by_user, snapshot
 
