@@ -197,7 +197,7 @@ def methods_problem(methods):
 def site_of(moodle):
     with moodle.moodle_errors():
         info = moodle.api.site_info()
-    return {'url': normalize_url(moodle.params['moodle_url']), 'release': info.get('release', ''),
+    return {'url': normalize_url(moodle.client.url), 'release': info.get('release', ''),
             'siteid': info.get('siteid', 1)}
 
 
@@ -231,7 +231,7 @@ def main():
         moodle.fail_json(msg='%s: %s' % (moodle.course_label(), problem))
     moodle.require_companion()
     course, state = moodle.read_course_state()
-    store = BackupStore(params['backup_dir'], params['moodle_url'], course)
+    store = BackupStore(params['backup_dir'], moodle.client.url, course)
     now = datetime.datetime.now(datetime.timezone.utc)
     try:
         document = backup_from_state(state, params['methods'], site_of(moodle), now.strftime('%Y-%m-%dT%H:%M:%SZ'))

@@ -441,7 +441,7 @@ def main():
     if moodle.params['query'] and not HAS_JMESPATH:
         moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
     moodle.require_companion()
-    store = BackupStore(moodle.params['backup_dir'], moodle.params['moodle_url'], moodle.course)
+    store = BackupStore(moodle.params['backup_dir'], moodle.client.url, moodle.course)
     path, backup = chosen_backup(moodle, store)
     _course, state = moodle.read_course_state()
     try:

@@ -206,3 +206,22 @@ def test_a_least_privilege_token_still_backs_up_the_course_idnumber(sim, capsys,
     assert result['course']['idnumber'] == 'IDN-2026-1'
     with open(result['backup_file']) as handle:
         assert json.load(handle)['course']['idnumber'] == 'IDN-2026-1'
+
+
+def test_the_rest_endpoint_as_moodle_url_keeps_the_same_backups(sim, capsys, tmp_path):
+    """moodle_url may name the site root or its REST endpoint: backups land in one place either way."""
+    course = sim.add_course('URL101')
+    sim.add_instance(course, 'manual')
+    database = sim.add_instance(course, 'database')
+    sim.enrol(database, sim.add_user('url101-student'))
+    backups = str(tmp_path)
+
+    first = run(moodle_backup_enrolments, sim, capsys, course='URL101', backup_dir=backups)
+    again = run(moodle_backup_enrolments, sim, capsys, course='URL101', backup_dir=backups,
+                moodle_url=sim.url + '/webservice/rest/server.php/')
+    restored = run(moodle_restore_manual, sim, capsys, course='URL101', backup_dir=backups,
+                   moodle_url=sim.url + '/webservice/rest/server.php')
+
+    assert again['changed'] is False and again['backup_file'] == first['backup_file']
+    assert not restored.get('failed'), restored.get('msg')
+    assert restored['backup_file'] == first['backup_file']
