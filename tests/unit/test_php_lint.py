@@ -71,14 +71,14 @@ def used_strings():
     used = set()
     for path in PHP_FILES:
         used.update(re.findall(r"'([a-z_:]+)', 'local_keepaccess'", read(path)))
-    used.update(re.findall(r"return '([a-z_:]+)';", read(os.path.join(PLUGIN, 'classes', 'privacy', 'provider.php'))))
+    used.update(re.findall(r"'(privacy:[a-z_:]+)'", read(os.path.join(PLUGIN, 'classes', 'privacy', 'provider.php'))))
     return used
 
 
 def test_every_string_and_error_code_the_plugin_uses_has_an_english_string():
     used = used_strings()
     assert {'coursenotfound', 'unknownuser', 'deleteduser', 'guestuser', 'duplicateuser', 'invalidtimes',
-            'cannotassignrole', 'nomanualinstance', 'privacy:metadata'} <= used
+            'cannotassignrole', 'nomanualinstance', 'privacy:metadata:keepaccess_backups'} <= used
     assert used - defined_strings() == set()
 
 
@@ -112,6 +112,6 @@ def test_version_file_names_the_component_and_supports_moodle_4_1_to_5_1():
     plugin = json.loads(result.stdout)
 
     assert plugin['component'] == 'local_keepaccess'
-    assert plugin['version'] == 2026112900
+    assert plugin['version'] == 2026120100
     assert plugin['requires'] == 2022112800
     assert plugin['supported'] == [401, 501]
