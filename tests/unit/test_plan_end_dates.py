@@ -219,3 +219,24 @@ def test_a_role_assigned_in_the_category_is_neither_a_manual_copy_nor_backed_up(
     backup = backup_from_state(state, ['database', 'manual'], SITE, '2026-08-20T10:00:00Z')
     assert [(row['enrol'], [r['shortname'] for r in row['roles']]) for row in backup['enrolments']] == [
         ('manual', []), ('database', ['student'])]
+
+
+# ----- the dry run: assume_enrolments of moodle_set_enrol_end selects with the same rule
+
+def assumed(userid, status='active', timestart=0, timeend=0, roles=('student',)):
+    return {'userid': userid, 'username': 'user%d' % userid, 'status': status, 'timestart': timestart,
+            'timeend': timeend, 'roles': list(roles)}
+
+
+def test_assumed_enrolments_are_in_an_enabled_instance_and_selected_like_real_ones():
+    from ansible_collections.cemu.moodle.plugins.modules.moodle_set_enrol_end import with_assumed_enrolments
+    disabled_manual = [instance(MANUAL, status=1), instance(DATABASE)]
+    real = CourseState.from_api(answer([ue(1, DATABASE, SUSPENDED), ue(3, DATABASE, SUSPENDED)],
+                                       [ra(1, STUDENT, DATABASE)], instances=disabled_manual,
+                                       inherited=[inherited_ra(3, STUDENT)]))
+    state = with_assumed_enrolments(real, [assumed(1), assumed(2, timeend=PAST), assumed(3, roles=[])])
+    plan = plan_end_dates(state, END, now=NOW, tz=BERLIN)
+    # 1: the assumed manual enrolment is active (the restore enables the instance); 2: it ended, and the
+    # user has no other enrolment; 3: active, and a student through the category only
+    assert [r['userid'] for r in plan.rows] == [1, 3]
+    assert state.manual_roleids(3) == set(), 'a category role is not turned into a course assignment'

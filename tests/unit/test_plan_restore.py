@@ -209,8 +209,8 @@ def test_query_that_does_not_give_rows_is_refused(query):
 
 
 def test_backed_up_role_missing_from_the_site_is_skipped_for_that_user_only():
-    course = answer([ue(1, DATABASE), ue(2, DATABASE)], [ra(1, STUDENT, DATABASE), ra(1, TEACHER, DATABASE),
-                                                          ra(2, STUDENT, DATABASE)])
+    course = answer([ue(1, DATABASE), ue(2, DATABASE)],
+                    [ra(1, STUDENT, DATABASE), ra(1, TEACHER, DATABASE), ra(2, STUDENT, DATABASE)])
     backup = backup_of(course)
     backup['enrolments'][0]['roles'][0].update(roleid=77, shortname='gone')
     plan = restore(course, backup)
@@ -258,7 +258,7 @@ def test_roles_skipped_by_the_apply_call_leave_the_record_and_are_reported():
     course = manager_course([TEACHER, STUDENT, MANAGER])
     plan = restore(course, backup_of(course))
     plan.take_rolesskipped([{'userid': 2, 'ueid': 7, 'result': 'created', 'rolesassigned': [STUDENT],
-                         'rolesskipped': [MANAGER]}])
+                             'rolesskipped': [MANAGER]}])
     assert {'userid': 2, 'roleid': MANAGER} not in plan.assigned_roles
     assert plan.roles_skipped == [{'userid': 2, 'username': 'user2', 'reason': 'role_not_assignable',
                                    'role': 'manager'}]

@@ -296,8 +296,8 @@ def test_apply_checks_users_then_rows_and_skips_roles_it_may_not_assign(site):
         {'userid': 987654, 'roleids': [STUDENT]}]) == 'unknownuser'
     assert site.error('apply_manual_enrolments', courseid=KA1, enrolments=[
         {'userid': OTHER, 'roleids': [MANAGER], 'status': 2}]) == 'invalidstatus'
-    [row] = site.call('apply_manual_enrolments', token, courseid=KA1, enrolments=[{'userid': PROBE,
-                                                                                   'roleids': [STUDENT]}])
+    [row] = site.call('apply_manual_enrolments', token, courseid=KA1,
+                      enrolments=[{'userid': PROBE, 'roleids': [STUDENT]}])
     assert (row['result'], row['rolesassigned'], row['rolesskipped']) == ('created', [], [STUDENT]), \
         'without moodle/role:assign get_assignable_roles() gives nothing: the role is skipped, the row applied'
     rows = site.call('apply_manual_enrolments', courseid=KA1, enrolments=[
@@ -309,8 +309,7 @@ def test_apply_checks_users_then_rows_and_skips_roles_it_may_not_assign(site):
 
 def test_apply_does_not_report_a_role_already_held_as_skipped(site):
     site.sim.assign_role(KA1, PROBE, MANAGER)
-    [row] = site.call('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE,
-                                                                             'roleids': [MANAGER]}])
+    [row] = site.call('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE, 'roleids': [MANAGER]}])
     assert (row['rolesassigned'], row['rolesskipped']) == ([], [])
 
 
