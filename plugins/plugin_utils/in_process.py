@@ -59,11 +59,13 @@ class InProcessModule:
     formatted as AnsibleModule formats it.
     """
 
-    def __init__(self, argument_spec, args, environment=None, check_mode=False, diff=False, name=None):
+    def __init__(self, argument_spec, args, environment=None, check_mode=False, diff=False, name=None,
+                 inject_invocation=True):
         self.argument_spec = argument_spec
         self.check_mode = bool(check_mode)
         self._diff = bool(diff)
         self._name = name
+        self._inject_invocation = inject_invocation
         self.no_log_values = set()
         self._warnings = []
         self._deprecations = []
@@ -101,7 +103,8 @@ class InProcessModule:
 
     def _formatted(self, result):
         """AnsibleModule's _return_formatted: invocation, warnings, no_log values removed; JSON types."""
-        result.setdefault('invocation', {'module_args': self.params})
+        if self._inject_invocation:
+            result.setdefault('invocation', {'module_args': self.params})
         if self._warnings:
             result['warnings'] = list(self._warnings)
         if self._deprecations:
@@ -137,11 +140,16 @@ def with_environment(spec, environment):
     return copy
 
 
-def run_in_process(module, args, environment=None, check_mode=False, diff=False, name=None):
-    """The result of module ``module`` (a plugins.modules file) run with ``args``, without a process."""
+def run_in_process(module, args, environment=None, check_mode=False, diff=False, name=None, inject_invocation=True):
+    """The result of module ``module`` (a plugins.modules file) run with ``args``, without a process.
+
+    ``inject_invocation``: add ``invocation.module_args`` (modules do up to ansible-core 2.20; from 2.21
+    only when the INJECT_INVOCATION setting asks for it).
+    """
     spec = module_base.full_argument_spec(module.argument_spec())
     try:
-        ansible_module = InProcessModule(spec, args, environment, check_mode=check_mode, diff=diff, name=name)
+        ansible_module = InProcessModule(spec, args, environment, check_mode=check_mode, diff=diff, name=name,
+                                         inject_invocation=inject_invocation)
         module.run(module_base.MoodleModule(module=ansible_module))
     except ModuleExit as done:
         return done.result
@@ -206,7 +214,8 @@ class MoodleAction(ActionBase):
         self._update_module_args(self._task.action, internal, task_vars)
         return run_in_process(self.MODULE, self._task.args, self.module_environment(),
                               check_mode=internal['_ansible_check_mode'], diff=internal['_ansible_diff'],
-                              name=internal['_ansible_module_name'])
+                              name=internal['_ansible_module_name'],
+                              inject_invocation=internal.get('_ansible_inject_invocation', True))
 
     def module_environment(self):
         """What a module process on the controller would see: this process's environment and the task's."""
