@@ -9,8 +9,8 @@ SPEC = {'keep_access_end': {'type': 'raw'}, 'keep_access_policy': {'type': 'str'
 
 def test_picks_the_named_variables_the_host_has():
     hostvars = {'keep_access_end': '2027-03-31', 'moodle_url': 'https://m.example.edu', 'inventory_hostname': 'KA1'}
-    assert keep_access_settings(hostvars, SPEC) == {'keep_access_end': '2027-03-31',
-                                                     'moodle_url': 'https://m.example.edu'}
+    expected = {'keep_access_end': '2027-03-31', 'moodle_url': 'https://m.example.edu'}
+    assert keep_access_settings(hostvars, SPEC) == expected
     assert keep_access_settings(hostvars, ['keep_access_end']) == {'keep_access_end': '2027-03-31'}
 
 
