@@ -222,7 +222,12 @@ def warn_missing_methods(moodle, state, methods):
 
 
 def main():
-    moodle = MoodleModule(argument_spec())
+    run(MoodleModule(argument_spec()))
+
+
+def run(moodle):
+    """The module's work on ``moodle`` (a MoodleModule built from argument_spec()); the action plugin
+    of the same name calls it in the controller's worker process."""
     params = moodle.params
     if params['retention'] < 0:
         moodle.fail_json(msg='retention must be 0 (keep all) or more, got %d' % params['retention'])

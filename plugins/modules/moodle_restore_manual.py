@@ -479,7 +479,12 @@ def _instance_id(state):
 
 
 def main():
-    moodle = MoodleModule(argument_spec())
+    run(MoodleModule(argument_spec()))
+
+
+def run(moodle):
+    """The module's work on ``moodle`` (a MoodleModule built from argument_spec()); the action plugin
+    of the same name calls it in the controller's worker process."""
     refuse_restore_options_for_undo(moodle)
     if moodle.params['query'] and not HAS_JMESPATH:
         moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)

@@ -313,7 +313,12 @@ def end_in_zone(value, zone_name):
 
 
 def main():
-    moodle = MoodleModule(argument_spec())
+    run(MoodleModule(argument_spec()))
+
+
+def run(moodle):
+    """The module's work on ``moodle`` (a MoodleModule built from argument_spec()); the action plugin
+    of the same name calls it in the controller's worker process."""
     params = moodle.params
     if params['query'] and not HAS_JMESPATH:
         moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
