@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
+  - cemu.moodle.attributes
 options:
   methods:
     description:
@@ -57,12 +58,8 @@ options:
     default: 0
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reports whether a backup would be written and which old backups retention would delete.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: Per user (by username), the backed-up rows in the newest backup and in the new one.
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.

@@ -138,6 +138,18 @@ def test_host_vars_name_the_course_and_site_but_not_the_token(tmp_path):
     assert 'summary' not in repr(hostvars)
 
 
+@pytest.mark.parametrize('shortname, host', [
+    ('KA1', 'site1-KA1'),
+    ("{{ lookup('pipe', 'id') }}", 'site1-course_7'),
+    ('{% raw %}', 'site1-course_7'),
+    ('A {# note #}', 'site1-course_7'),
+    ('', 'site1-course_7'),
+    ('{ KA }', 'site1-{ KA }'),
+])
+def test_a_shortname_that_looks_like_a_template_names_the_host_by_id(shortname, host):
+    assert plugin.host_name({'id': 7, 'shortname': shortname}, 'site1-') == host
+
+
 def test_token_and_url_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv('MOODLE_URL', URL)
     monkeypatch.setenv('MOODLE_TOKEN', TOKEN)
