@@ -68,6 +68,16 @@ def test_the_recordings_cover_every_state_and_user_of_the_spec():
             % version
 
 
+def test_the_recorded_states_are_the_states_of_the_spec():
+    for version in VERSIONS:
+        recorded = OUTCOMES['versions'][version]['states']
+        problems = []
+        for state in [s for s in SPEC['states'] if s['name'] in recorded]:
+            befores = dict((key, user['before']) for key, user in recorded[state['name']]['users'].items())
+            problems.extend(oracle_compare.build_problems(state, befores))
+        assert problems == [], 'Moodle %s: %s' % (version, '\n'.join(problems))
+
+
 def test_the_simulator_holds_each_state_as_moodle_held_it(parity):
     assert parity['missing'] == [], 'the simulator cannot hold: %s' % ', '.join(parity['missing'])
     for name, state in sorted(parity['recorded']['states'].items()):

@@ -673,8 +673,9 @@ function oracle_prepare(array $states, int $anchor, int $end, progress_trace $tr
 
     // A database row the source drops stays suspended (not unenrolled) while the oracle runs, so that
     // the enrolment sync Moodle's restore runs first finds nothing to change.
-    $unenrolaction = get_config('enrol_database', 'unenrolaction');
-    set_config('unenrolaction', ENROL_EXT_REMOVED_SUSPEND, 'enrol_database');
+    // Through the plugin object, whose settings are cached: set_config() alone would not reach its syncs.
+    $unenrolaction = $source->get_config('unenrolaction');
+    $source->set_config('unenrolaction', ENROL_EXT_REMOVED_SUSPEND);
     try {
         $built = [];
         foreach ($states as $state) {
@@ -708,7 +709,7 @@ function oracle_prepare(array $states, int $anchor, int $end, progress_trace $tr
             ];
         }
     } finally {
-        set_config('unenrolaction', $unenrolaction, 'enrol_database');
+        $source->set_config('unenrolaction', $unenrolaction);
     }
     return ['cleaned' => $cleaned, 'build_seconds' => $buildseconds, 'states' => $result];
 }

@@ -116,6 +116,69 @@ def _held(role, roles):
     return 'held' if role in roles else '-'
 
 
+# ----------------------------------------------------------------------------- states as specified
+
+def specified(state, key):
+    """The snapshot oracle_states.json describes for one user of a state, before both runs.
+
+    Roles of a disabled cohort instance are left out: whether the cohort sync removes them is a site
+    setting (enrol_cohort's unenrolaction), see ``build_problems``.
+    """
+    spec = state['users'][key]
+    cohorts = state.get('cohorts', {})
+    manual_status = state.get('manual_instance', {}).get('status', 0)
+    enrolments, roles = [], []
+    for method, instance_status in (('manual', manual_status), ('database', 0), ('self', 0)):
+        row = spec.get(method)
+        if row is None:
+            continue
+        status = row.get('status', 0)
+        enrolments.append({'instance': method, 'instance_status': instance_status,
+                           'status': {'active': 0, 'suspended': 1}.get(status, status),
+                           'timestart': _spec_time(row.get('timestart')), 'timeend': _spec_time(row.get('timeend'))})
+        component = 'enrol_database' if method == 'database' else ''
+        roles.extend({'role': role, 'component': component, 'instance': method if component else None}
+                     for role in row['roles'])
+    for cohort in spec.get('cohorts', ()):
+        enrolments.append({'instance': 'cohort:' + cohort, 'instance_status': cohorts[cohort]['status'], 'status': 0,
+                           'timestart': 0, 'timeend': 0})
+        if cohorts[cohort]['status'] == 0:
+            roles.append({'role': cohorts[cohort]['role'], 'component': 'enrol_cohort', 'instance': 'cohort:' + cohort})
+    return {'account_suspended': int(bool(spec.get('account', {}).get('suspended'))),
+            'category_roles': sorted(spec.get('category_roles', ())),
+            'enrolments': sorted(enrolments, key=lambda e: e['instance']),
+            'roles': sorted(_unique(roles), key=lambda r: (r['role'], r['component'], r['instance'] or ''))}
+
+
+def _spec_time(value):
+    return 0 if value in (None, 0, '0') else value
+
+
+def _unique(records):
+    found = []
+    for record in records:
+        if record not in found:
+            found.append(record)
+    return found
+
+
+def build_problems(state, users):
+    """How the users of a built state (``users``: {key: named snapshot}) differ from the states file."""
+    disabled = set('cohort:' + k for k, c in state.get('cohorts', {}).items() if c['status'] != 0)
+    problems = []
+    for key in sorted(set(state['users']) | set(users)):
+        if key not in users or key not in state['users']:
+            problems.append('%s/%s: built %s, specified %s' % (state['name'], key, key in users, key in state['users']))
+            continue
+        built = dict(users[key], enrolments=sorted(users[key]['enrolments'], key=lambda e: e['instance']),
+                     roles=[r for r in users[key]['roles'] if r['instance'] not in disabled])
+        wanted = specified(state, key)
+        for part in ('account_suspended', 'category_roles', 'enrolments', 'roles'):
+            if built[part] != wanted[part]:
+                problems.append('%s/%s %s: built %s, specified %s' % (state['name'], key, part, built[part], wanted[part]))
+    return problems
+
+
 # ----------------------------------------------------------------------------- the deviation table
 
 class Facts:
