@@ -66,7 +66,8 @@ def code_version():
     def git(*args):
         return subprocess.run(['git'] + list(args), cwd=LIVE_DIR, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True, check=False).stdout.strip()
-    return git('rev-parse', '--short', 'HEAD') + ('+' if git('status', '--porcelain', '--', '../..') else '')
+    changed = git('status', '--porcelain', '--', ':(top)', ':(top,exclude)tests/live/oracle_outcomes.json')
+    return git('rev-parse', '--short', 'HEAD') + ('+' if changed else '')
 
 
 class OracleRun:
