@@ -8,7 +8,6 @@ and a restore in check mode returns the manual enrolments the real run then leav
 
 import json
 import time
-from unittest import mock
 
 import pytest
 
