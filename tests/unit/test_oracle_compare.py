@@ -36,9 +36,9 @@ def manual(status=0, timestart=0, timeend=0, roles=('student',)):
 NONE = {'manual': None, 'roles': []}
 
 
-def judge_one(before, moodle, ours, documented=ALL_BULLETS, instances=INSTANCES, sync_changed=False):
-    states = {'s': {'instances': instances, 'users': {'u': {'before': before, 'moodle': moodle, 'ours': ours,
-                                                            'sync_changed': sync_changed}}}}
+def judge_one(before, moodle, ours, documented=ALL_BULLETS, instances=None, sync_changed=False):
+    user = {'before': before, 'moodle': moodle, 'ours': ours, 'sync_changed': sync_changed}
+    states = {'s': {'instances': INSTANCES if instances is None else instances, 'users': {'u': user}}}
     return oc.verdict('test', states, documented)
 
 
@@ -97,8 +97,8 @@ def test_a_deviation_the_readme_does_not_document_fails():
 def test_a_suspended_enrolment_that_ours_changed_is_not_excused():
     # ours re-dated the suspended enrolment: not what the README promises
     verdict = judge_one(suspended_manual_active_database(), manual(0, 0, 'END'), manual(1, '-10d', 'END'))
-    assert {(j.difference.field, j.kind) for j in verdict.judged} == {('status', 'kept_suspended'),
-                                                                        ('timestart', None)}
+    judged = {(j.difference.field, j.kind) for j in verdict.judged}
+    assert judged == {('status', 'kept_suspended'), ('timestart', None)}
 
 
 def test_a_role_the_service_user_may_not_assign_is_excused_only_for_that_role():
