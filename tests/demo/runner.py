@@ -58,6 +58,7 @@ def ansible_env(extra=None):
         'ANSIBLE_RETRY_FILES_ENABLED': 'false',
         'ANSIBLE_NOCOLOR': env.get('ANSIBLE_NOCOLOR', '1' if not sys.stdout.isatty() else '0'),
         'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+        'ANSIBLE_PIPELINING': 'true',    # one process per module run instead of a temp dir, a copy and a chmod
     })
     env.update(extra or {})
     return env
