@@ -101,8 +101,9 @@ def children_peak_rss_mib():
 def print_run(title, seconds, cpu, recap, courses, load, target):
     failed = sorted(h for h, c in recap.items() if c.get('failed'))
     changed = sum(1 for c in recap.values() if c.get('changed'))
-    print('%-24s %7.1f s wall (target <= %d s)  %6.3f s per course  %d courses changed  %d failed%s'
-          % (title, seconds, target, seconds / max(courses, 1), changed, len(failed),
+    print('%-24s %7.1f s wall (%s)  %6.3f s per course  %d courses changed  %d failed%s'
+          % (title, seconds, 'target <= %d s' % target if target else 'no target for this size',
+             seconds / max(courses, 1), changed, len(failed),
              (' (' + ', '.join(failed[:5]) + ')') if failed else ''), flush=True)
     print('%-24s controller CPU %.1f s = %.3f s per course (target <= %.2f); simulator CPU %.1f s'
           % ('', cpu['ansible'], cpu['ansible'] / max(courses, 1), CPU_PER_COURSE_TARGET, cpu['simulator']),
