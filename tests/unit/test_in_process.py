@@ -16,9 +16,8 @@ from unittest import mock
 
 import pytest
 
-from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.common import warnings as module_warnings
-from ansible.module_utils.testing import patch_module_args
+from ansible.release import __version__ as ansible_version
 
 from ansible_collections.cemu.moodle.plugins.module_utils import module_base
 from ansible_collections.cemu.moodle.plugins.modules import (
@@ -27,10 +26,16 @@ from ansible_collections.cemu.moodle.plugins.plugin_utils import in_process
 from ansible_collections.cemu.moodle.plugins.plugin_utils.in_process import MoodleAction, run_in_process
 from tests.integration.evidence import write_calls
 from tests.simulator import Simulator
+from tests.unit.module_args import as_target, patch_module_args
 
 TOKEN = 'in-process-unit-token-5b7e2a'
 NO_LOG = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 END = '2099-06-30'
+# a module process adds invocation.module_args to its result up to ansible-core 2.20; from 2.21 only when
+# asked (_ansible_inject_invocation, which ansible-playbook sets from the INJECT_INVOCATION setting):
+# the module processes run here ask for it, as the in-worker runs do by default
+ASK_FOR_INVOCATION = ({'_ansible_inject_invocation': True}
+                      if tuple(int(n) for n in ansible_version.split('.')[:2]) >= (2, 21) else {})
 
 
 @pytest.fixture(scope='module')
@@ -53,7 +58,8 @@ def module_process(module, args, capsys, check=False, diff=False, environment=No
     """
     internal = {'_ansible_check_mode': check, '_ansible_diff': diff,
                 '_ansible_module_name': 'cemu.moodle.' + module.__name__.rsplit('.', 1)[-1]}
-    with patch_module_args(dict(args, **internal)), mock.patch.object(module_utils_internal, 'is_controller', False), \
+    internal.update(ASK_FOR_INVOCATION)
+    with patch_module_args(dict(args, **internal)), as_target(), \
             mock.patch.dict(os.environ, environment or {}), \
             mock.patch.object(module_warnings, '_global_warnings', type(module_warnings._global_warnings)()):
         with pytest.raises(SystemExit):
@@ -87,7 +93,7 @@ def manual_course(sim, shortname, students=3):
      'Unsupported parameters for (cemu.moodle.moodle_set_enrol_end) module: bogus.'),
     (moodle_set_enrol_end, {'course': 'KA1', 'end': END, 'policy': 'shorten'},
      'value of policy must be one of: set, extend, got: shorten'),
-    (moodle_backup_enrolments, {'course': 'KA1', 'retention': 'many'}, "argument 'retention' is of type str"),
+    (moodle_backup_enrolments, {'course': 'KA1', 'retention': 'many'}, "argument 'retention' is of type"),
     (moodle_restore_manual, {'course': 'KA1', 'state': 'absent', 'send_welcome': True},
      'state=absent undoes the whole restore record'),
     (moodle_set_enrol_end, {'course': 'KA1', 'end': 'soon'}, "end"),
