@@ -4,6 +4,7 @@
 
 import os
 import re
+import sys
 
 import pytest
 import yaml
@@ -59,28 +60,37 @@ def test_the_pip_version_comes_from_the_installed_ansible_test(tmp_path, monkeyp
     assert matrix.ansible_test_pip_version('2.16') is None
 
 
-def test_a_failed_setup_fails_the_version_without_running_its_stages(monkeypatch):
+def test_a_failed_setup_fails_the_version_without_running_its_stages(monkeypatch, tmp_path):
     ran = []
+    monkeypatch.setattr(matrix, 'REPORT_DIR', str(tmp_path))
     monkeypatch.setattr(matrix, 'STAGE_RUNNERS', {
-        'setup': lambda version, python: 1,
-        'sanity': lambda version, python: ran.append('sanity') or 0,
-        'unit': lambda version, python: ran.append('unit') or 0})
+        'setup': lambda version, python, log: 1,
+        'sanity': lambda version, python, log: ran.append('sanity') or 0,
+        'unit': lambda version, python, log: ran.append('unit') or 0})
     outcomes = matrix.run_version('2.15', '3.11', ('sanity', 'unit'))
     assert ran == []
     assert [(o.stage, o.status != 0) for o in outcomes] == [('setup', True), ('sanity', True), ('unit', True)]
 
 
+def failing_unit_of_2_16(version, _python, log):
+    """A unit stage that fails on 2.16 and says why in its log."""
+    with open(log, 'a', encoding='utf-8') as handle:
+        handle.write('unit tests of %s\n' % version)
+    return matrix.run([sys.executable, '-c', 'import sys; sys.exit(3 if %r == "2.16" else 0)' % version], log)
+
+
 def test_main_fails_when_one_stage_of_one_version_fails(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(matrix, 'REPORT_DIR', str(tmp_path))
     monkeypatch.setattr(matrix, 'STAGE_RUNNERS', {
-        'setup': lambda version, python: 0, 'sanity': lambda version, python: 0,
-        'unit': lambda version, python: 1 if version == '2.16' else 0, 'smoke': lambda version, python: 0})
+        'setup': lambda version, python, log: 0, 'sanity': lambda version, python, log: 0,
+        'unit': failing_unit_of_2_16, 'smoke': lambda version, python, log: 0})
     assert matrix.main(['2.15', '2.16', '--stages', 'unit']) == 1
     assert matrix.main(['2.15', '--stages', 'unit']) == 0
     table = (tmp_path / 'table.txt').read_text()
     assert re.search(r'^2\.15\s+3\.11\s+unit\s+ok\s+\d+\.\d', table, re.M)
     printed = capsys.readouterr().out
-    assert re.search(r'^2\.16\s+3\.10\s+unit\s+FAILED\(1\)', printed, re.M)
+    assert re.search(r'^2\.16\s+3\.10\s+unit\s+FAILED\(3\)', printed, re.M)
+    assert 'unit tests of 2.16' in printed, 'the failed stage\'s log was not shown'
 
 
 @pytest.mark.parametrize('argv', [['2.14'], ['--stages', 'lint']])
