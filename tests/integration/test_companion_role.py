@@ -2,63 +2,48 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The real ansible-playbook runs role cemu.moodle.moodle_companion against a fake Moodle tree.
 
-The tree has Moodle's layout (4.x: plugins at the root; 5.1+: under public/)
-and tiny PHP test doubles of admin/cli/cfg.php, upgrade.php and
-purge_caches.php that log each call. The upgrade double "installs" the plugin
-the way Moodle finds it: it loads local/keepaccess/version.php from the folder
-of that Moodle generation and records its version, so a plugin copied to the
-wrong folder fails the upgrade.
+The tree (tests/integration/fake_moodle, see its README) has Moodle's layout:
+4.x with everything in the code root; 5.1 with config.php in the code root and
+admin/cli/ and every plugin under public/ ($CFG->dirroot). Its "database" is a
+JSON file; its admin/cli/ doubles log each call, and its upgrade double installs
+or upgrades core and every plugin found on disk, as Moodle does. The same
+scenarios run on a real Moodle 4.5 and 5.1 in tests/live/test_companion_role_live.py.
 """
 
+import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from tests.collection_path import REPO_ROOT
-from tests.demo.runner import ansible_env, recap
+from tests.companion_role_runner import run_role
 
-pytestmark = pytest.mark.skipif(shutil.which('php') is None, reason='php (php8.2-cli) is needed by the Moodle test doubles')
+pytestmark = pytest.mark.skipif(shutil.which('php') is None, reason='php (php8.2-cli) is needed by the fake Moodle')
 
 SHIPPED = os.path.join(REPO_ROOT, 'roles', 'moodle_companion', 'files', 'local_keepaccess')
 SHIPPED_VERSION = '2026120100'
+FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fake_moodle')
 LOG = 'fake-invocations.log'
-STATE = 'fake-installed-version'
+DB = 'fake-db.json'
 
-LOG_CALL = """<?php
-// Test double of Moodle's admin/cli/%(name)s.
-$root = dirname(__DIR__, 2);
-file_put_contents("$root/%(log)s", '%(name)s ' . implode(' ', array_slice($argv, 1)) . "\\n", FILE_APPEND);
+CONFIG = """<?php
+// Fake config.php: where the fake database and the call log are, then the (fake) bootstrap.
+$CFG = new stdClass();
+$CFG->fakedb = __DIR__ . '/%(db)s';
+$CFG->fakelog = __DIR__ . '/%(log)s';
+require_once(__DIR__ . '/%(dirroot)slib/setup.php');
 """
 
-CFG_BODY = """if (array_slice($argv, 1) !== ['--component=local_keepaccess', '--name=version']) {
-    fwrite(STDERR, "unexpected arguments\\n");
-    exit(2);
+# Moodle 5.1's public/config.php, as shipped.
+LOADER = """<?php
+$configfile = __DIR__ . '/../config.php';
+if (!file_exists($configfile)) {
+    header("Location: install.php");
+    die;
 }
-if (!file_exists("$root/%(state)s")) {
-    exit(3);  // Like Moodle: the setting does not exist.
-}
-echo file_get_contents("$root/%(state)s"), "\\n";
-"""
-
-UPGRADE_BODY = """if (!in_array('--non-interactive', $argv, true)) {
-    fwrite(STDERR, "would wait for input\\n");
-    exit(1);
-}
-define('MOODLE_INTERNAL', true);
-define('MATURITY_STABLE', 200);
-$plugin = new stdClass();
-require((is_dir("$root/public") ? "$root/public" : $root) . '/local/keepaccess/version.php');
-file_put_contents("$root/%(state)s", $plugin->version);
-"""
-
-PLAYBOOK = """- name: Deploy the companion plugin onto the fake Moodle
-  hosts: moodle
-  gather_facts: false
-  roles:
-    - role: cemu.moodle.moodle_companion
+require_once($configfile);
 """
 
 
@@ -68,43 +53,80 @@ def write(path, text):
         handle.write(text)
 
 
-def fake_moodle(root, layout):
-    """A Moodle code root of the given generation ('4.5' or '5.1') with CLI test doubles."""
-    params = {'log': LOG, 'state': STATE}
-    write(os.path.join(root, 'config.php'), '<?php\n// Fake config.\n')
-    write(os.path.join(root, 'version.php'), "<?php\n$release = '%s (fake)';\n" % layout)
-    for name, body in [('cfg.php', CFG_BODY), ('upgrade.php', UPGRADE_BODY), ('purge_caches.php', '')]:
-        write(os.path.join(root, 'admin', 'cli', name), LOG_CALL % dict(params, name=name) + body % params)
-    if layout == '5.1':
-        write(os.path.join(root, 'public', 'index.php'), '<?php\n')
-    return root
+def plugin_version_php(component, version):
+    return "<?php\ndefined('MOODLE_INTERNAL') || die();\n$plugin->component = '%s';\n$plugin->version = %s;\n" % (
+        component, version)
 
 
-def run_role(tmp_path, dirroot, expect_rc=0):
-    inventory = tmp_path / 'inventory.ini'
-    inventory.write_text('[moodle]\nfakehost ansible_connection=local\n')
-    playbook = tmp_path / 'companion.yml'
-    playbook.write_text(PLAYBOOK)
-    extra = ['-e', 'moodle_companion_dirroot=%s' % dirroot, '-e', 'moodle_companion_php=%s' % shutil.which('php'),
-             '-e', 'moodle_companion_become=false']
-    result = subprocess.run([sys.executable, '-m', 'ansible.cli.playbook', '-i', str(inventory), str(playbook)] + extra,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ansible_env({'ANSIBLE_INVENTORY_ENABLED': 'ini'}),
-                            timeout=300, check=False)
-    assert result.returncode == expect_rc, result.stdout
-    return result.stdout
+class FakeMoodle:
+    """A fake Moodle code root of generation '4.5' or '5.1', installed as its code is."""
+
+    def __init__(self, root, layout, plugins=None):
+        self.root = str(root)
+        self.layout = layout
+        self.dirroot = os.path.join(self.root, 'public') if layout == '5.1' else self.root
+        shutil.copytree(os.path.join(FAKE, 'lib'), os.path.join(self.dirroot, 'lib'))
+        shutil.copytree(os.path.join(FAKE, 'admin'), os.path.join(self.dirroot, 'admin'))
+        write(os.path.join(self.root, 'config.php'),
+              CONFIG % {'db': DB, 'log': LOG, 'dirroot': 'public/' if layout == '5.1' else ''})
+        if layout == '5.1':
+            write(os.path.join(self.dirroot, 'config.php'), LOADER)
+        self.set_core_version('2025100603.00' if layout == '5.1' else '2024100700.00')
+        for component, version in (plugins or {'local_other': 2025010100}).items():
+            self.put_plugin(component, version)
+        self.php('admin/cli/fake_install.php')
+
+    def php(self, script):
+        subprocess.run(['php', script], cwd=self.dirroot, check=True)
+
+    def set_core_version(self, version):
+        write(os.path.join(self.dirroot, 'version.php'),
+              "<?php\ndefined('MOODLE_INTERNAL') || die();\n$version = %s;\n$release = '%s (fake)';\n" % (
+                  version, self.layout))
+
+    def put_plugin(self, component, version):
+        write(os.path.join(self.plugin_dir(component), 'version.php'), plugin_version_php(component, version))
+
+    def plugin_dir(self, component):
+        plugintype, name = component.split('_', 1)
+        return os.path.join(self.dirroot, plugintype, name)
+
+    def db(self):
+        with open(os.path.join(self.root, DB)) as handle:
+            return json.load(handle)
+
+    def set_db(self, **changes):
+        state = self.db()
+        state.update(changes)
+        write(os.path.join(self.root, DB), json.dumps(state))
+
+    def installed(self, component='local_keepaccess'):
+        return self.db()['plugins'].get(component)
+
+    def calls(self, script):
+        path = os.path.join(self.root, LOG)
+        if not os.path.exists(path):
+            return []
+        with open(path) as handle:
+            return [line.strip() for line in handle if line.startswith(script + ' ')]
+
+    def tree(self):
+        """Every file under the code root but the call log, with its content: to prove nothing changed."""
+        found = {}
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = os.path.join(folder, name)
+                if name != LOG:
+                    with open(path, 'rb') as handle:
+                        found[os.path.relpath(path, self.root)] = handle.read()
+        return found
 
 
-def calls(root, name):
-    path = os.path.join(root, LOG)
-    if not os.path.exists(path):
-        return []
-    with open(path) as handle:
-        return [line.strip() for line in handle if line.startswith(name + ' ')]
-
-
-def installed_version(root):
-    with open(os.path.join(root, STATE)) as handle:
-        return handle.read().strip()
+def deploy(tmp_path, dirroot, expect_rc=0, **variables):
+    run = run_role(tmp_path / 'run', dict({'moodle_companion_dirroot': dirroot, 'moodle_companion_php': shutil.which('php'),
+                                            'moodle_companion_become': False}, **variables))
+    assert run.returncode == expect_rc, run.output
+    return run
 
 
 def shipped_files():
@@ -115,37 +137,40 @@ def shipped_files():
 
 
 class Deployment:
-    """A fake Moodle after two runs of the role: the first run's and the second run's recap."""
+    """A fake Moodle after two runs of the role, given the code root or (5.1) public/."""
 
-    def __init__(self, tmp_path, layout):
-        self.tmp_path = tmp_path
-        self.root = fake_moodle(str(tmp_path / 'moodle'), layout)
-        self.first = recap(run_role(tmp_path, self.root))['fakehost']
-        self.upgrades_after_first = calls(self.root, 'upgrade.php')
-        self.second = recap(run_role(tmp_path, self.root))['fakehost']
+    def __init__(self, tmp_path, layout, given):
+        self.moodle = FakeMoodle(tmp_path / 'moodle', layout)
+        self.given = self.moodle.root if given == 'code root' else self.moodle.dirroot
+        self.first = deploy(tmp_path, self.given)
+        self.upgrades_after_first = self.moodle.calls('upgrade.php')
+        self.second = deploy(tmp_path, self.given)
 
     def copy(self, tmp_path):
-        """An independent copy of the installed tree, for tests that change it."""
-        root = str(tmp_path / 'moodle')
-        shutil.copytree(self.root, root, symlinks=True)
-        return root
+        """An independent copy of the installed fake Moodle (its files hold only relative paths)."""
+        moodle = FakeMoodle.__new__(FakeMoodle)
+        moodle.root = str(tmp_path / 'moodle')
+        moodle.layout = self.moodle.layout
+        moodle.dirroot = os.path.join(moodle.root, 'public') if moodle.layout == '5.1' else moodle.root
+        shutil.copytree(self.moodle.root, moodle.root, symlinks=True)
+        return moodle
 
 
 @pytest.fixture(scope='module')
 def deployments(tmp_path_factory):
-    """Deployment per layout, made on first use and shared by the tests of this module."""
+    """Deployment per (layout, directory given), made on first use and shared by the tests of this module."""
     made = {}
 
-    def get(layout):
-        if layout not in made:
-            made[layout] = Deployment(tmp_path_factory.mktemp('moodle' + layout.replace('.', '')), layout)
-        return made[layout]
+    def get(layout, given='code root'):
+        if (layout, given) not in made:
+            made[layout, given] = Deployment(tmp_path_factory.mktemp('moodle'), layout, given)
+        return made[layout, given]
     return get
 
 
-@pytest.fixture(params=['4.5', '5.1'])
+@pytest.fixture(params=[('4.5', 'code root'), ('5.1', 'code root'), ('5.1', 'public/')], ids=lambda p: '-'.join(p))
 def deployed(request, deployments):
-    return deployments(request.param)
+    return deployments(*request.param)
 
 
 @pytest.fixture
@@ -153,63 +178,181 @@ def deployed_45(deployments):
     return deployments('4.5')
 
 
-def plugin_folder(deployment):
-    return 'public/local/keepaccess' if os.path.isdir(os.path.join(deployment.root, 'public')) else 'local/keepaccess'
-
-
 def test_copies_every_plugin_file_into_the_folder_moodle_loads_plugins_from(deployed):
-    plugin_dir = os.path.join(deployed.root, plugin_folder(deployed))
+    plugin_dir = deployed.moodle.plugin_dir('local_keepaccess')
     for relative in shipped_files():
         with open(os.path.join(SHIPPED, relative), 'rb') as shipped, open(os.path.join(plugin_dir, relative), 'rb') as copied:
             assert copied.read() == shipped.read(), relative
     assert oct(os.stat(os.path.join(plugin_dir, 'version.php')).st_mode & 0o777) == '0o644'
-    other = 'local/keepaccess' if plugin_folder(deployed).startswith('public/') else 'public/local/keepaccess'
-    assert not os.path.exists(os.path.join(deployed.root, other))
+    if deployed.moodle.layout == '5.1':
+        assert not os.path.exists(os.path.join(deployed.moodle.root, 'local'))
+        assert not os.path.exists(os.path.join(deployed.moodle.dirroot, 'public'))
 
 
 def test_first_run_upgrades_moodle_once_and_installs_the_shipped_version(deployed):
     assert deployed.upgrades_after_first == ['upgrade.php --non-interactive']
-    assert installed_version(deployed.root) == SHIPPED_VERSION
-    assert deployed.first['changed'] >= 2 and deployed.first['failed'] == 0
+    assert deployed.moodle.installed() == SHIPPED_VERSION
+    assert deployed.first.changed >= 2 and deployed.first.failed == 0
 
 
 def test_second_run_changes_nothing_and_does_not_upgrade(deployed):
-    assert deployed.second['changed'] == 0 and deployed.second['failed'] == 0
-    assert calls(deployed.root, 'upgrade.php') == deployed.upgrades_after_first
-    assert calls(deployed.root, 'purge_caches.php') == []
+    assert deployed.second.changed == 0 and deployed.second.failed == 0
+    assert deployed.moodle.calls('upgrade.php') == deployed.upgrades_after_first
+    assert deployed.moodle.calls('purge_caches.php') == []
+
+
+def install_older_release(moodle, version):
+    """Put an older local_keepaccess on disk and record it as installed, as a site running that release is."""
+    version_file = os.path.join(moodle.plugin_dir('local_keepaccess'), 'version.php')
+    with open(version_file) as handle:
+        older = handle.read().replace(SHIPPED_VERSION, version)
+    write(version_file, older)
+    moodle.php('admin/cli/fake_install.php')
 
 
 def test_upgrades_again_when_the_installed_version_differs_from_the_shipped_one(deployed_45, tmp_path):
-    root = deployed_45.copy(tmp_path)
-    with open(os.path.join(root, STATE), 'w') as handle:
-        handle.write('2026010100')  # e.g. an older release of the plugin, restored from a backup
+    moodle = deployed_45.copy(tmp_path)
+    install_older_release(moodle, '2026010100')
+    shutil.copy(os.path.join(SHIPPED, 'version.php'), moodle.plugin_dir('local_keepaccess'))  # new code, not upgraded
 
-    again = recap(run_role(tmp_path, root))['fakehost']
+    again = deploy(tmp_path, moodle.root)
 
-    assert again['changed'] == 1
-    assert len(calls(root, 'upgrade.php')) == 2
-    assert installed_version(root) == SHIPPED_VERSION
+    assert again.changed == 1
+    assert len(moodle.calls('upgrade.php')) == 2
+    assert moodle.installed() == SHIPPED_VERSION
 
 
-def test_restores_an_edited_plugin_file_then_upgrades_and_purges_caches(deployed_45, tmp_path):
-    root = deployed_45.copy(tmp_path)
-    lang_file = os.path.join(root, 'local', 'keepaccess', 'lang', 'en', 'local_keepaccess.php')
+def test_restores_an_edited_plugin_file_and_purges_caches_without_running_the_upgrade(deployed_45, tmp_path):
+    moodle = deployed_45.copy(tmp_path)
+    lang_file = os.path.join(moodle.plugin_dir('local_keepaccess'), 'lang', 'en', 'local_keepaccess.php')
     with open(lang_file, 'a') as handle:
         handle.write("$string['pluginname'] = 'Edited on the server';\n")
+    moodle.set_core_version('2024100701.00')  # core code newer than installed: upgrade.php would upgrade core
 
-    run_role(tmp_path, root)
+    deploy(tmp_path, moodle.root)
 
     with open(lang_file) as edited, open(os.path.join(SHIPPED, 'lang', 'en', 'local_keepaccess.php')) as shipped:
         assert edited.read() == shipped.read()
-    assert len(calls(root, 'upgrade.php')) == 2
-    assert calls(root, 'purge_caches.php') == ['purge_caches.php']
+    assert moodle.calls('purge_caches.php') == ['purge_caches.php']
+    assert len(moodle.calls('upgrade.php')) == 1
+    assert moodle.db()['version'] == '2024100700'
 
 
-def test_refuses_a_directory_that_is_not_a_moodle_code_root(tmp_path):
-    not_moodle = tmp_path / 'www'
-    not_moodle.mkdir()
+def test_refuses_a_directory_that_is_neither_a_moodle_code_root_nor_public(tmp_path):
+    moodle = FakeMoodle(tmp_path / 'moodle', '5.1')
+    for not_moodle in [str(tmp_path / 'www'), os.path.join(moodle.dirroot, 'admin')]:
+        os.makedirs(not_moodle, exist_ok=True)
 
-    output = run_role(tmp_path, str(not_moodle), expect_rc=2)
+        run = deploy(tmp_path, not_moodle, expect_rc=2)
 
-    assert 'is not a Moodle code root' in output
-    assert not (not_moodle / 'local').exists()
+        assert 'is not a Moodle directory' in run.output and not_moodle in run.output
+        assert 'Set moodle_companion_dirroot to the directory holding' in run.output
+        assert not os.path.exists(os.path.join(not_moodle, 'local'))
+
+
+def test_a_51_code_root_without_config_php_fails_saying_moodle_did_not_answer(tmp_path):
+    moodle = FakeMoodle(tmp_path / 'moodle', '5.1')
+    os.unlink(os.path.join(moodle.root, 'config.php'))
+
+    run = deploy(tmp_path, moodle.root, expect_rc=2)
+
+    assert 'Could not ask Moodle in %s which upgrades are pending' % moodle.dirroot in run.output
+    assert 'Is Moodle installed there, with its config.php?' in run.output
+    assert not os.path.exists(moodle.plugin_dir('local_keepaccess'))
+
+
+# Finding 5: upgrade.php applies every pending upgrade; the role must not upgrade the site as a side effect.
+
+def assert_refused(run, moodle, before, *listed):
+    assert 'Refuse to upgrade more than local_keepaccess' in run.output
+    assert 'Nothing was changed' in run.output and 'moodle_companion_allow_other_upgrades' in run.output
+    for text in listed:
+        assert text in run.output
+    assert moodle.calls('upgrade.php') == before['upgrades']
+    assert moodle.tree() == before['tree']
+
+
+def state(moodle):
+    return {'tree': moodle.tree(), 'upgrades': moodle.calls('upgrade.php')}
+
+
+def test_refuses_to_install_when_a_core_upgrade_is_pending_and_changes_nothing(tmp_path):
+    moodle = FakeMoodle(tmp_path / 'moodle', '5.1')
+    moodle.set_core_version('2025100700.00')
+    before = state(moodle)
+
+    run = deploy(tmp_path, moodle.root, expect_rc=2)
+
+    assert_refused(run, moodle, before, 'core: upgrade from 2025100603 (5.1 (fake)) to 2025100700')
+    assert not os.path.exists(moodle.plugin_dir('local_keepaccess'))
+
+
+def test_refusal_lists_new_and_missing_plugins(tmp_path):
+    moodle = FakeMoodle(tmp_path / 'moodle', '4.5')
+    moodle.put_plugin('local_dummy', 2026010100)
+    shutil.rmtree(moodle.plugin_dir('local_other'))
+    before = state(moodle)
+
+    run = deploy(tmp_path, moodle.root, expect_rc=2)
+
+    assert_refused(run, moodle, before, 'local_dummy: new (installed -, on disk 2026010100)',
+                   'local_other: missing from disk (installed 2025010100, on disk -)')
+
+
+def test_refuses_to_upgrade_the_plugin_when_another_plugin_upgrade_is_pending_and_keeps_the_old_files(deployed_45, tmp_path):
+    moodle = deployed_45.copy(tmp_path)
+    install_older_release(moodle, '2026010100')
+    moodle.put_plugin('local_other', 2026020200)  # someone's newer code for another plugin, not yet upgraded
+    before = state(moodle)
+
+    run = deploy(tmp_path, moodle.root, expect_rc=2)
+
+    assert_refused(run, moodle, before, 'local_other: upgrade (installed 2025010100, on disk 2026020200)',
+                   'Installing local_keepaccess %s' % SHIPPED_VERSION)
+    assert moodle.installed() == '2026010100'
+
+
+def test_check_mode_reports_the_refusal_too(tmp_path):
+    moodle = FakeMoodle(tmp_path / 'moodle', '4.5')
+    moodle.set_core_version('2024100701.00')
+    before = state(moodle)
+
+    run = run_role(tmp_path / 'run', {'moodle_companion_dirroot': moodle.root, 'moodle_companion_php': shutil.which('php'),
+                                      'moodle_companion_become': False}, options=['--check'])
+
+    assert run.returncode == 2, run.output
+    assert_refused(run, moodle, before, 'core: upgrade from ')
+
+
+def test_with_allow_other_upgrades_the_upgrade_applies_everything_pending(tmp_path):
+    moodle = FakeMoodle(tmp_path / 'moodle', '5.1')
+    moodle.set_core_version('2025100604.00')
+    moodle.put_plugin('local_dummy', 2026010100)
+
+    run = deploy(tmp_path, moodle.root, moodle_companion_allow_other_upgrades=True)
+
+    assert run.changed >= 2 and run.failed == 0
+    assert moodle.calls('upgrade.php') == ['upgrade.php --non-interactive']
+    assert moodle.installed() == SHIPPED_VERSION
+    assert moodle.installed('local_dummy') == '2026010100' and moodle.db()['version'] == '2025100604'
+
+
+def test_a_plugin_missing_from_disk_before_the_last_upgrade_does_not_block(tmp_path):
+    moodle = FakeMoodle(tmp_path / 'moodle', '5.1')
+    shutil.rmtree(moodle.plugin_dir('local_other'))
+    moodle.php('admin/cli/fake_install.php')  # upgraded since: Moodle keeps it as "missing from disk", nothing pending
+
+    run = deploy(tmp_path, moodle.root)
+
+    assert run.failed == 0 and moodle.installed() == SHIPPED_VERSION
+    assert moodle.installed('local_other') == '2025010100'
+
+
+def test_an_up_to_date_plugin_is_not_refused_when_other_upgrades_are_pending(deployments, tmp_path):
+    moodle = deployments('5.1').copy(tmp_path)
+    moodle.put_plugin('local_dummy', 2026010100)
+
+    again = deploy(tmp_path, moodle.root)
+
+    assert again.changed == 0 and again.failed == 0, again.output
+    assert len(moodle.calls('upgrade.php')) == 1 and moodle.installed('local_dummy') is None
