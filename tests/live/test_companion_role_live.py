@@ -181,6 +181,7 @@ def assert_refused(run, site, before, listed):
     assert 'Refuse to upgrade more than local_keepaccess' in run.output and 'Nothing was changed' in run.output
     assert listed in run.output, run.output
     assert site.fingerprint() == before
+    record('  refusal: ' + next(line.strip() for line in run.output.splitlines() if 'Installing local_keepaccess' in line))
 
 
 @pytest.fixture(scope='module')
