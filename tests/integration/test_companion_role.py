@@ -123,8 +123,9 @@ class FakeMoodle:
 
 
 def deploy(tmp_path, dirroot, expect_rc=0, **variables):
-    run = run_role(tmp_path / 'run', dict({'moodle_companion_dirroot': dirroot, 'moodle_companion_php': shutil.which('php'),
-                                            'moodle_companion_become': False}, **variables))
+    options = {'moodle_companion_dirroot': dirroot, 'moodle_companion_php': shutil.which('php'),
+               'moodle_companion_become': False}
+    run = run_role(tmp_path / 'run', dict(options, **variables))
     assert run.returncode == expect_rc, run.output
     return run
 
@@ -168,7 +169,7 @@ def deployments(tmp_path_factory):
     return get
 
 
-@pytest.fixture(params=[('4.5', 'code root'), ('5.1', 'code root'), ('5.1', 'public/')], ids=lambda p: '-'.join(p))
+@pytest.fixture(params=[('4.5', 'code root'), ('5.1', 'code root'), ('5.1', 'public/')], ids='-'.join)
 def deployed(request, deployments):
     return deployments(*request.param)
 
