@@ -26,10 +26,8 @@ import os
 import re
 import shutil
 import subprocess
-import urllib.parse
-import urllib.request
-
 import pytest
+import requests
 
 from tests.collection_path import REPO_ROOT
 from tests.companion_role_runner import run_role
@@ -170,10 +168,10 @@ class BumpedCoreVersion:
 
 
 def site_info(token):
-    data = urllib.parse.urlencode({'wstoken': token, 'moodlewsrestformat': 'json',
-                                   'wsfunction': 'core_webservice_get_site_info'}).encode()
-    with urllib.request.urlopen(LIVE_URL.rstrip('/') + '/webservice/rest/server.php', data, timeout=60) as answer:
-        return json.loads(answer.read().decode())
+    data = {'wstoken': token, 'moodlewsrestformat': 'json', 'wsfunction': 'core_webservice_get_site_info'}
+    answer = requests.post(LIVE_URL.rstrip('/') + '/webservice/rest/server.php', data=data, timeout=60)
+    answer.raise_for_status()
+    return answer.json()
 
 
 def assert_refused(run, site, before, listed):
