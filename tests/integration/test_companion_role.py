@@ -23,7 +23,7 @@ from tests.demo.runner import ansible_env, recap
 pytestmark = pytest.mark.skipif(shutil.which('php') is None, reason='php (php8.2-cli) is needed by the Moodle test doubles')
 
 SHIPPED = os.path.join(REPO_ROOT, 'roles', 'moodle_companion', 'files', 'local_keepaccess')
-SHIPPED_VERSION = '2026112900'
+SHIPPED_VERSION = '2026120110'
 LOG = 'fake-invocations.log'
 STATE = 'fake-installed-version'
 

@@ -11,12 +11,13 @@ SITE_VERSIONS = {
     '4.5': {'release': '4.5 (Build: 20241007)', 'version': '2024100700', 'showactivitydates': False},
     '5.1': {'release': '5.1.3 (Build: 20260216)', 'version': '2025100603', 'showactivitydates': True},
 }
-PLUGIN_VERSION = 2026112900
+PLUGIN_VERSION = 2026120110
 
 # Service `keep_access` of local_keepaccess (docs/design.md).
 KEEP_ACCESS_SERVICE = (
     'local_keepaccess_get_course_enrolments', 'local_keepaccess_apply_manual_enrolments',
     'local_keepaccess_remove_manual_enrolments', 'local_keepaccess_ensure_manual_instance',
+    'local_keepaccess_get_course_history', 'local_keepaccess_claim_course', 'local_keepaccess_release_course',
     'core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_course_get_categories',
     'enrol_manual_enrol_users', 'enrol_manual_unenrol_users',
 )

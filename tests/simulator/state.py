@@ -43,7 +43,9 @@ UE_ACTIVE, UE_SUSPENDED = 0, 1
 INSTANCE_ENABLED, INSTANCE_DISABLED = 0, 1
 
 TABLES = ('users', 'roles', 'categories', 'courses', 'instances', 'user_enrolments',
-          'role_assignments', 'cohorts', 'system_role_assignments')
+          'role_assignments', 'cohorts', 'system_role_assignments',
+          # local_keepaccess's own tables (db/install.xml)
+          'keepaccess_history', 'keepaccess_lease')
 
 
 def role_component(instance):
@@ -180,6 +182,11 @@ class State:
             raise
         finally:
             self._journal = None
+
+    # ----- the clock -------------------------------------------------------
+    def now(self):
+        """time() on the simulated site: the real clock plus the offset a test set (shift_clock)."""
+        return int(time.time()) + int(self.site.get('clock_offset', 0))
 
     # ----- reading ---------------------------------------------------------
     def user(self, userid):
