@@ -31,9 +31,10 @@ ENSURE_INSTANCE_FUNCTION = 'local_keepaccess_ensure_manual_instance'
 HISTORY_FUNCTION = 'local_keepaccess_get_course_history'
 CLAIM_FUNCTION = 'local_keepaccess_claim_course'
 RELEASE_FUNCTION = 'local_keepaccess_release_course'
+SITE_SETTINGS_FUNCTION = 'local_keepaccess_get_site_settings'
 COMPANION_FUNCTIONS = (GET_ENROLMENTS_FUNCTION, APPLY_FUNCTION, REMOVE_FUNCTION, ENSURE_INSTANCE_FUNCTION)
 # Functions of local_keepaccess 2026120110 and later: history in Moodle and per-course claims.
-HISTORY_FUNCTIONS = (HISTORY_FUNCTION, CLAIM_FUNCTION, RELEASE_FUNCTION)
+HISTORY_FUNCTIONS = (HISTORY_FUNCTION, SITE_SETTINGS_FUNCTION, CLAIM_FUNCTION, RELEASE_FUNCTION)
 CLAIM_SECONDS = 600
 CLAIM_POLL_SECONDS = 5
 REQUIRED_FUNCTIONS = (SITE_INFO_FUNCTION, COURSE_LOOKUP_FUNCTION) + COMPANION_FUNCTIONS
@@ -62,6 +63,13 @@ class KeepAccessApi:
         if missing:
             advice = COMPANION_ADVICE if set(missing) & set(COMPANION_FUNCTIONS) else None
             raise functions_missing_error(missing, advice)
+
+    def site_settings(self):
+        """{pluginversion, timezone, servertime, historyretention} of local_keepaccess_get_site_settings."""
+        answer = self._call(SITE_SETTINGS_FUNCTION, {})
+        if not isinstance(answer, dict) or 'pluginversion' not in answer or 'timezone' not in answer:
+            raise _unexpected_answer(SITE_SETTINGS_FUNCTION, 'no pluginversion/timezone')
+        return answer
 
     # -- courses --
 

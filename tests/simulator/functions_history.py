@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from .protocol import DEFAULT, Value
-from .registry import ws_function
+from .registry import PLUGIN_VERSION, ws_function
 
 COMPONENT = 'local_keepaccess'
 MAX_SECONDS = 86400          # course_guard::MAX_SECONDS
@@ -178,3 +178,11 @@ def get_course_history(ctx, courseid, fromid, maxrecords):
     full = bool(maxrecords) and len(rows) == maxrecords
     return {'records': [{field: row[field] for field in HISTORY_FIELDS} for row in rows],
             'nextfromid': rows[-1]['id'] if full else 0}
+
+
+@ws_function('local_keepaccess_get_site_settings', {}, component=COMPONENT)
+def get_site_settings(ctx):
+    """The plugin version, server time zone and clock, history retention."""
+    ctx.require_capability('moodle/course:enrolreview')
+    return {'pluginversion': PLUGIN_VERSION, 'timezone': ctx.state.site['timezone'], 'servertime': ctx.state.now(),
+            'historyretention': int(ctx.state.site.get('historyretention', DEFAULT_RETENTION))}

@@ -17,8 +17,8 @@ PLUGIN_VERSION = 2026120110
 KEEP_ACCESS_SERVICE = (
     'local_keepaccess_get_course_enrolments', 'local_keepaccess_apply_manual_enrolments',
     'local_keepaccess_remove_manual_enrolments', 'local_keepaccess_ensure_manual_instance',
-    'local_keepaccess_get_course_history', 'local_keepaccess_claim_course', 'local_keepaccess_release_course',
-    'core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_course_get_categories',
+    'local_keepaccess_get_course_history', 'local_keepaccess_get_site_settings', 'local_keepaccess_claim_course',
+    'local_keepaccess_release_course', 'core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_course_get_categories',
     'enrol_manual_enrol_users', 'enrol_manual_unenrol_users',
 )
 # The recorded site's service `realmoodle_ws` (21 functions; the recordings show the first 5).

@@ -26,6 +26,7 @@ KEEP_ACCESS_FUNCTIONS = [
     'local_keepaccess_remove_manual_enrolments',
     'local_keepaccess_ensure_manual_instance',
     'local_keepaccess_get_course_history',
+    'local_keepaccess_get_site_settings',
     'local_keepaccess_claim_course',
     'local_keepaccess_release_course',
 ]

@@ -93,8 +93,8 @@ def live_view(snapshot):
 # The recordings were made with local_keepaccess 2026112900; what the plugin gained since (its version, the
 # history and claim functions) is left out of the simulator's answers until the recordings are remade.
 RECORDED_PLUGIN_VERSION = 2026112900
-FUNCTIONS_ADDED_SINCE_RECORDING = frozenset(('local_keepaccess_get_course_history', 'local_keepaccess_claim_course',
-                                             'local_keepaccess_release_course'))
+FUNCTIONS_ADDED_SINCE_RECORDING = frozenset(('local_keepaccess_get_course_history', 'local_keepaccess_get_site_settings',
+                                             'local_keepaccess_claim_course', 'local_keepaccess_release_course'))
 
 
 def as_recorded_plugin(answer):

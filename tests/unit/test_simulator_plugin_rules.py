@@ -29,7 +29,7 @@ MANUAL_ACTIVE, DB_AND_COHORT = 85, 89       # KA3: student0216 (manual), student
 T1, T2 = 1800000000, 1900000000
 MANAGER, TEACHER, STUDENT = 1, 4, 5
 FUNCTIONS = ('get_course_enrolments', 'apply_manual_enrolments', 'remove_manual_enrolments', 'ensure_manual_instance',
-             'get_course_history', 'claim_course', 'release_course')
+             'get_course_history', 'claim_course', 'release_course', 'get_site_settings')
 
 
 # ----- the PHP source -------------------------------------------------------------------------------
@@ -69,6 +69,8 @@ CHECK_ORDER = {
     'claim_course': ['validate_parameters', 'course_target::load', 'validate_context',
                      "require_capability('enrol/manual:enrol'", 'course_guard::require_valid_runid',
                      'course_guard::claim'],
+    'get_site_settings': ['validate_parameters', 'validate_context', "require_capability('moodle/course:enrolreview'",
+                          "get_config('local_keepaccess', 'version')"],
     'release_course': ['validate_parameters', 'course_target::load', 'validate_context',
                        "require_capability('enrol/manual:enrol'", 'course_guard::release'],
     'ensure_manual_instance': ['validate_parameters', 'course_target::load', 'validate_context',
@@ -204,6 +206,7 @@ def site(server):
     ('get_course_history', {'courseid': KA1}),
     ('claim_course', {'courseid': KA1, 'runid': 'run-1'}),
     ('release_course', {'courseid': KA1, 'runid': 'run-1'}),
+    ('get_site_settings', {}),
 ])
 def test_result_fields_are_the_plugins(site, function, params):
     if function in ('remove_manual_enrolments', 'get_course_history'):

@@ -67,6 +67,15 @@ $functions = [
         'capabilities' => 'moodle/course:enrolreview',
         'ajax'         => false,
     ],
+    'local_keepaccess_get_site_settings' => [
+        'classname'    => 'local_keepaccess\external\get_site_settings',
+        'methodname'   => 'execute',
+        'description'  => 'The installed plugin version, server time zone and clock and history retention: what a run '
+            . 'checks once per site before it touches a course.',
+        'type'         => 'read',
+        'capabilities' => 'moodle/course:enrolreview',
+        'ajax'         => false,
+    ],
     'local_keepaccess_claim_course' => [
         'classname'    => 'local_keepaccess\external\claim_course',
         'methodname'   => 'execute',
@@ -94,6 +103,7 @@ $services = [
             'local_keepaccess_remove_manual_enrolments',
             'local_keepaccess_ensure_manual_instance',
             'local_keepaccess_get_course_history',
+            'local_keepaccess_get_site_settings',
             'local_keepaccess_claim_course',
             'local_keepaccess_release_course',
             'core_webservice_get_site_info',
