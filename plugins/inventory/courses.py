@@ -17,6 +17,10 @@ description:
   - Host variables are C(moodle_course) (the course id), C(moodle_course_shortname), C(moodle_course_idnumber),
     C(moodle_course_fullname), C(moodle_course_category) (category id), C(moodle_course_category_name),
     C(moodle_course_visible), C(moodle_course_methods) (enabled enrolment methods) and C(moodle_url).
+  - C(moodle_course_enddate) is the course end date in the course settings (Unix time, 0 = none); the role's
+    C(keep_access_end=course_end) uses it.
+  - Every course host is also in the group C(moodle_courses), whatever its site; the playbook of role
+    C(cemu.moodle.keep_access) targets that group.
   - The token is not copied into host variables. Give it to the playbook as a variable C(moodle_token) of the site
     group, kept in Ansible Vault (C(group_vars/<site group>/vault.yml)), or in the environment as E(MOODLE_TOKEN).
   - Several sites in one inventory work with one YAML file per site in an inventory directory, each with its own
@@ -149,7 +153,8 @@ except ImportError as import_error:  # pragma: no cover - only without requests
     CLIENT_IMPORT_ERROR = import_error
 
 COURSE_FIELDS = ('id', 'shortname', 'idnumber', 'fullname', 'categoryid', 'categoryname', 'visible',
-                 'enrollmentmethods', 'format')
+                 'enrollmentmethods', 'format', 'enddate')
+ALL_COURSES_GROUP = 'moodle_courses'
 CONFIG_SUFFIXES = ('courses.yml', 'courses.yaml')
 
 
@@ -217,6 +222,7 @@ def course_hostvars(course, url):
         'moodle_course_category_name': course['categoryname'],
         'moodle_course_visible': bool(course.get('visible', 1)),
         'moodle_course_methods': sorted(set(course['enrollmentmethods'])),
+        'moodle_course_enddate': int(course.get('enddate') or 0),
         'moodle_url': url,
     }
     if course['idnumber'] is None:
@@ -355,6 +361,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         host = self.get_option('host_prefix') + (course['shortname'] or str(course['id']))
         self._refuse_other_site(host, url)
         self.inventory.add_host(host, group=group)
+        self.inventory.add_host(host, group=self.inventory.add_group(ALL_COURSES_GROUP))
         hostvars = course_hostvars(course, url)
         for name, value in hostvars.items():
             self.inventory.set_variable(host, name, value)
