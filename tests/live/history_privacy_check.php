@@ -159,7 +159,9 @@ try {
 
     $collection = new contextlist_collection($users['a']->id);
     $collection->add_contextlist(new approved_contextlist($users['a'], 'local_keepaccess', [$context->id]));
+    ob_start();         // the manager prints its progress
     $zippath = $manager->export_user_data($collection);
+    ob_end_clean();
     $exported = '';
     $zip = new ZipArchive();
     if ($zip->open($zippath) === true) {
