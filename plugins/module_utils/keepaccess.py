@@ -14,8 +14,10 @@ __metaclass__ = type
 
 import re
 import time
+import uuid
 
 from collections import Counter
+from contextlib import contextmanager
 
 from ansible_collections.cemu.moodle.plugins.module_utils.client import (
     SITE_INFO_FUNCTION,
@@ -156,6 +158,15 @@ class KeepAccessApi:
             if not isinstance(answer, dict) or 'timeexpires' not in answer:
                 raise _unexpected_answer(CLAIM_FUNCTION, 'no timeexpires')
             return answer
+
+    @contextmanager
+    def course_claimed(self, courseid, runid, seconds=CLAIM_SECONDS, wait=0):
+        """Hold the course for ``runid`` across a read-plan-write; released at the end, also on errors."""
+        self.claim_course(courseid, runid, seconds=seconds, wait=wait)
+        try:
+            yield
+        finally:
+            self.release_course(courseid, runid)
 
     def release_course(self, courseid, runid):
         """End the run's claim; True when it held the course."""
@@ -312,6 +323,12 @@ def _answered_userids(result):
 def _count_missing(sent, answered):
     """How many sent user ids have no answer (duplicates counted)."""
     return sum((Counter(sent) - Counter(answered)).values())
+
+
+def new_run_id(now=None):
+    """A run id for the history and course claims: UTC time and a random part, [A-Za-z0-9_-], 30 characters."""
+    stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(time.time() if now is None else now))
+    return 'ka-%s-%s' % (stamp, uuid.uuid4().hex[:10])
 
 
 def _run_params(run):

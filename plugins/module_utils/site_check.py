@@ -21,6 +21,7 @@ from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import (
     HISTORY_FUNCTIONS,
     REQUIRED_FUNCTIONS,
     SITE_SETTINGS_FUNCTION,
+    new_run_id,
 )
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     PlanError,
@@ -76,7 +77,8 @@ def check_site(api, site, end=None, end_fallback=None, timezone=None, allow_past
     facts = {'site': site, 'release': info.get('release'), 'version': info.get('version'),
              'sitename': info.get('sitename'), 'plugin_version': settings.get('pluginversion'),
              'timezone': zone_name, 'servertime': settings.get('servertime'),
-             'history_retention': settings.get('historyretention'), 'end': None, 'end_iso': None}
+             'history_retention': settings.get('historyretention'), 'end': None, 'end_iso': None,
+             'run_id': new_run_id()}
     if settings.get('pluginversion') is not None and int(settings['pluginversion']) < MIN_PLUGIN_VERSION:
         problems.append(_old_plugin_problem(settings['pluginversion']))
     problems.extend(_end_problems(facts, end, end_fallback, zone_name, allow_past))

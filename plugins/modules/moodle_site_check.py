@@ -93,6 +93,11 @@ end_iso:
   returned: success
   type: str
   sample: "2027-06-30T23:59:59+01:00"
+run_id:
+  description: A new run id (UTC time and a random part) for the course tasks of this run to name in Moodle's history.
+  returned: success
+  type: str
+  sample: ka-20261201T153800Z-3f9a1c04d2
 problems:
   description: What to fix, one item per problem (the message lists them too).
   returned: failure

@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleClient, MoodleError
-from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import KeepAccessApi
+from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import KeepAccessApi, new_run_id
 from tests.simulator import Simulator
 
 KA1 = 2
@@ -81,3 +83,18 @@ def test_release_ends_only_the_runs_own_claim(api):
     assert api.release_course(KA1, 'second') is False
     assert api.release_course(KA1, 'first') is True
     assert api.claim_course(KA1, 'second')['runid'] == 'second'
+
+
+def test_a_claim_held_across_a_block_is_released_also_when_the_block_fails(api):
+    with pytest.raises(RuntimeError):
+        with api.course_claimed(KA1, 'run-x'):
+            with pytest.raises(MoodleError):
+                api.claim_course(KA1, 'run-y')
+            raise RuntimeError('planning failed')
+    assert api.claim_course(KA1, 'run-y')['runid'] == 'run-y'
+
+
+def test_run_ids_are_unique_and_fit_the_plugins_runid():
+    first, second = new_run_id(now=1796083200), new_run_id(now=1796083200)
+    assert first != second and first.startswith('ka-20261201T000000Z-')
+    assert re.fullmatch(r'[A-Za-z0-9_-]{1,64}', first)

@@ -51,7 +51,7 @@ def test_a_sound_site_passes_with_its_time_zone_plugin_version_and_the_end_in_th
     result = run(sim, capsys, end='2099-06-30')
     assert not result.get('failed') and result['changed'] is False
     assert (result['timezone'], result['plugin_version']) == ('Europe/Berlin', 2026120110)
-    assert result['end_iso'] == '2099-06-30T23:59:59+02:00'
+    assert result['end_iso'] == '2099-06-30T23:59:59+02:00' and result['run_id'].startswith('ka-')
     assert only_reads(sim)
 
 
