@@ -123,8 +123,8 @@ def test_each_write_records_what_it_changed_and_a_write_that_changes_nothing_rec
 
 
 def test_a_removal_records_the_enrolment_and_roles_it_took_away(site):
-    site.ok('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE, 'timeend': T2,
-                                                                   'roleids': [STUDENT, TEACHER]}])
+    site.ok('apply_manual_enrolments', courseid=KA1,
+            enrolments=[{'userid': PROBE, 'timeend': T2, 'roleids': [STUDENT, TEACHER]}])
     site.ok('remove_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE, 'roleids': [TEACHER]}],
             step='revert')
     site.ok('remove_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE, 'unenrol': 1}], step='revert')

@@ -84,10 +84,10 @@ HELPER_ORDER = {
     ('classes/local/request_checks.php', 'require_assignable_roles'): [
         "require_capability('moodle/role:assign'", 'get_assignable_roles', "'cannotassignrole'"],
     ('classes/external/apply_manual_enrolments.php', 'plan_row'): ['require_valid_status', 'require_valid_times'],
-    ('classes/external/apply_manual_enrolments.php', 'apply_plan'): ['enrol_user', 'update_user_enrol', 'role_assign',
-                                                                    'history::record'],
-    ('classes/external/remove_manual_enrolments.php', 'remove_row'): ['unassign_manual_roles', 'unenrol_user',
-                                                                     'history::record'],
+    ('classes/external/apply_manual_enrolments.php', 'apply_plan'): [
+        'enrol_user', 'update_user_enrol', 'role_assign', 'history::record'],
+    ('classes/external/remove_manual_enrolments.php', 'remove_row'): [
+        'unassign_manual_roles', 'unenrol_user', 'history::record'],
     ('classes/local/course_guard.php', 'claim'): ["'invalidclaim'", 'self::lock', 'require_not_held_by_other',
                                                   'insert_record', '$lock->release()'],
     ('classes/local/course_guard.php', 'require_writable'): ['require_not_held_by_other', "'claimrequired'"],
