@@ -55,7 +55,9 @@ def _username(user):
 
 
 def _skipped_users(restore):
-    skipped = [{'username': _username(u), 'reason': u.get('reason') or 'unknown'}
+    """Users not restored and role copies not given (with ``role``), then users kept suspended."""
+    skipped = [dict({'username': _username(u), 'reason': u.get('reason') or 'unknown'},
+                    **({'role': u['role']} if u.get('role') else {}))
                for u in _users(restore.get('skipped'))]
     skipped += [{'username': _username(u), 'reason': 'kept_suspended'}
                 for u in _users(restore.get('kept_suspended'))]
@@ -172,8 +174,12 @@ def _failed(records):
              'message': r['message']} for r in records if r['status'] == 'failed']
 
 
+def _skip_label(skip):
+    return '%s %s' % (skip['reason'], skip['role']) if skip.get('role') else skip['reason']
+
+
 def _skipped_reasons(record):
-    counts = Counter(s['reason'] for s in record['skipped'])
+    counts = Counter(_skip_label(s) for s in record['skipped'])
     return '; '.join('%s: %d' % (reason, counts[reason]) for reason in sorted(counts))
 
 

@@ -48,6 +48,9 @@ APPLY_ROW_KEYS = ('userid', 'status', 'timestart', 'timeend', 'roleids')
 REMOVE_ROW_KEYS = ('userid', 'unenrol', 'roleids')
 PAGE_REPEATED_KEYS = ('course', 'instances', 'roles', 'timezone', 'pluginversion')
 PAGE_LIST_KEYS = ('userenrolments', 'roleassignments')
+# Since local_keepaccess 2026120100; an older plugin's answers lack them (then nothing is known about them).
+PAGE_OPTIONAL_REPEATED_KEYS = ('assignableroles',)
+PAGE_OPTIONAL_LIST_KEYS = ('inheritedroleassignments',)
 
 
 class KeepAccessApi:
@@ -287,10 +290,13 @@ def _merge_page(merged, page):
         raise _unexpected_answer(GET_ENROLMENTS_FUNCTION, 'no userenrolments/roleassignments lists')
     if merged is None:
         merged = dict((key, page.get(key)) for key in PAGE_REPEATED_KEYS)
+        merged.update((key, page[key]) for key in PAGE_OPTIONAL_REPEATED_KEYS if key in page)
         merged.update((key, []) for key in PAGE_LIST_KEYS)
+        merged.update((key, []) for key in PAGE_OPTIONAL_LIST_KEYS if isinstance(page.get(key), list))
         merged['nextfromuserid'] = 0
-    for key in PAGE_LIST_KEYS:
-        merged[key].extend(page[key])
+    for key in PAGE_LIST_KEYS + PAGE_OPTIONAL_LIST_KEYS:
+        if key in merged:
+            merged[key].extend(page.get(key) or [])
     return merged
 
 

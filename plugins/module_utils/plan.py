@@ -8,9 +8,10 @@ modules read the course (keepaccess), hand the answer to
 ``CourseState.from_api`` and ask this module what to write.
 
 Rules (docs/design.md, "Restore rules" and "End dates") follow what Moodle's
-course restore with "restore users as manual enrolments" does, with two
-deliberate deviations: no welcome messages, and a manual enrolment that is
-already suspended stays suspended.
+course restore with "restore users as manual enrolments" (enrol_manual's
+restore_user_enrolment, row by row) and the Participants page's filters do;
+the deliberate deviations are listed in README.md, "What differs from doing
+it by hand".
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import math
 import re
 import traceback
 
@@ -55,9 +57,16 @@ class PlanError(Exception):
 # ---------------------------------------------------------------- course state
 
 class CourseState:
-    """One course as ``local_keepaccess_get_course_enrolments`` describes it."""
+    """One course as ``local_keepaccess_get_course_enrolments`` describes it.
 
-    def __init__(self, course, instances, userenrolments, roleassignments, roles, timezone):
+    ``inherited``: role assignments of the course's users in parent contexts (category, site);
+    they count for "which roles does the user hold" (Moodle's Participants filter) and nothing else.
+    ``assignable_roleids``: roles the caller may assign in the course; None when the companion
+    plugin does not say (before version 2026120100).
+    """
+
+    def __init__(self, course, instances, userenrolments, roleassignments, roles, timezone, inherited=(),
+                 assignable_roleids=None):
         self.course = course
         self.instances = instances
         self.instance_by_id = dict((i['id'], i) for i in instances)
@@ -71,6 +80,11 @@ class CourseState:
             self._add_enrolment(ue)
         for ra in roleassignments:
             self.roleassignments_by_user.setdefault(ra['userid'], []).append(ra)
+        self.inherited = list(inherited)
+        self.inherited_by_user = {}
+        for ra in self.inherited:
+            self.inherited_by_user.setdefault(ra['userid'], []).append(ra)
+        self.assignable_roleids = None if assignable_roleids is None else frozenset(assignable_roleids)
         self._manual = self._first_manual_instance(enabled_only=True)
 
     @classmethod
@@ -82,12 +96,16 @@ class CourseState:
         first = pages[0]
         userenrolments = []
         roleassignments = []
+        inherited = []
         for page in pages:
             userenrolments.extend(_int_fields(ue, ('id', 'enrolid', 'userid', 'status', 'timestart', 'timeend',
                                                    'usersuspended', 'userdeleted'))
                                   for ue in page.get('userenrolments') or [])
             roleassignments.extend(_int_fields(ra, ('id', 'userid', 'roleid', 'itemid'))
                                    for ra in page.get('roleassignments') or [])
+            inherited.extend(_int_fields(ra, ('id', 'userid', 'roleid', 'contextlevel'))
+                             for ra in page.get('inheritedroleassignments') or [])
+        assignable = first.get('assignableroles')
         return cls(
             course=_int_fields(first['course'], ('id',)),
             instances=[_int_fields(i, ('id', 'status', 'roleid', 'cohortid')) for i in first.get('instances') or []],
@@ -95,6 +113,8 @@ class CourseState:
             roleassignments=roleassignments,
             roles=[_int_fields(r, ('id',)) for r in first.get('roles') or []],
             timezone=first.get('timezone') or 'UTC',
+            inherited=inherited,
+            assignable_roleids=None if assignable is None else [int(r) for r in assignable],
         )
 
     def _add_enrolment(self, ue):
@@ -141,8 +161,14 @@ class CourseState:
                    if ra.get('component', '') == MANUAL_COMPONENT and ra.get('itemid', 0) == 0)
 
     def role_shortnames(self, userid):
-        """Every role the user holds in the course, whatever gave it."""
-        return sorted(set(self.role_shortname(ra['roleid']) for ra in self.roleassignments_by_user.get(userid, ())))
+        """Every role the user holds in the course, whatever gave it, including those assigned in a parent
+        context (category, site): what Moodle's Participants "Roles" filter looks at."""
+        held = self.roleassignments_by_user.get(userid, []) + self.inherited_by_user.get(userid, [])
+        return sorted(set(self.role_shortname(ra['roleid']) for ra in held))
+
+    def may_assign(self, roleid):
+        """Whether the caller may assign the role in the course (unknown: assumed yes)."""
+        return self.assignable_roleids is None or roleid in self.assignable_roleids
 
     def role_shortname(self, roleid):
         role = self.roles_by_id.get(roleid)
@@ -271,55 +297,81 @@ def run_query(query, rows, option='query'):
 
 
 def select_backup_rows(backup, state, roles=None, query=None):
-    """Backup rows grouped by userid after the ``query`` and ``roles`` filters.
+    """Backup rows grouped by userid after the ``query`` and ``roles`` filters, each user's rows in the
+    order Moodle's restore processes them (see restore_order).
 
-    Returns (ordered list of (userid, rows), set of role ids allowed or None for all).
+    Returns (ordered list of (userid, rows), set of role shortnames allowed or None for all).
     """
     rows = backup['enrolments']
     if query:
         wanted = set((r.get('userid'), r.get('instanceid')) for r in run_query(query, rows))
         rows = [r for r in rows if (r['userid'], r['instanceid']) in wanted]
-    allowed = set(state.role_id(name) for name in roles) if roles else None
+    for name in roles or ():
+        state.role_id(name)
+    allowed = set(roles) if roles else None
     grouped = {}
     for row in rows:
         grouped.setdefault(row['userid'], []).append(row)
     if allowed is not None:
         grouped = dict((uid, urows) for uid, urows in grouped.items()
-                       if any(r['roleid'] in allowed for row in urows for r in row.get('roles', [])))
-    return sorted(grouped.items()), allowed
+                       if any(r.get('shortname') in allowed for row in urows for r in row.get('roles', [])))
+    order = restore_order(backup)
+    return sorted((uid, sorted(urows, key=order)) for uid, urows in grouped.items()), allowed
+
+
+def restore_order(backup):
+    """Sort key of backed-up rows: Moodle's restore processes enrolments instance by instance, in the
+    order the backup lists the instances (the course's sortorder: backup_enrolments_structure_step),
+    so one user's rows come in the order of their instances."""
+    position = dict((i['id'], n) for n, i in enumerate(backup.get('instances', [])))
+    return lambda row: (position.get(row['instanceid'], len(position)), row['instanceid'])
 
 
 # ---------------------------------------------------------------- restore
 
-def merged_times(rows):
-    """Moodle's merge: earliest timestart; no end (0) beats any end, else the latest end."""
-    timestart = min(r['timestart'] for r in rows)
-    ends = [r['timeend'] for r in rows]
-    return timestart, (0 if 0 in ends else max(ends))
-
-
-def effective_status(row, backup_instances):
-    """A row of an instance that was disabled when backed up comes back suspended (Moodle's restore)."""
+def source_instance_enabled(row, backup_instances):
+    """Whether the row's instance was enabled when backed up (unknown: enabled, as Moodle assumes)."""
     instance = backup_instances.get(row['instanceid'])
-    if instance is not None and instance.get('status', 0) != 0:
-        return SUSPENDED
-    return row['status']
+    return instance is None or instance.get('status', 0) == 0
 
 
-def target_for_new(rows, backup_instances):
-    """Fields of a manual enrolment created from the user's backed-up rows."""
-    active = [r for r in rows if effective_status(r, backup_instances) == ACTIVE]
-    timestart, timeend = merged_times(active or rows)
-    return {'status': ACTIVE if active else SUSPENDED, 'timestart': timestart, 'timeend': timeend}
+def restore_user_enrolment(current, row, source_enabled):
+    """enrol_manual's restore_user_enrolment() for one backed-up row.
+
+    ``current``: the user's manual enrolment fields before this row (None: none yet).
+    An ACTIVE manual enrolment only merges with an ACTIVE row, and Moodle writes (times of both merged:
+    earliest start, no end or else the latest end) only when the row starts LATER than the manual
+    enrolment, or has no end while the manual one has one, or ends EARLIER than it; otherwise nothing
+    changes (so a row that only starts earlier or only ends later changes nothing). Without an active
+    manual enrolment the row's values are written as they are, suspended when its instance was disabled.
+    """
+    if current is not None and current['status'] == ACTIVE:
+        return _merged_with_active(current, row) if row['status'] == ACTIVE else current
+    status = row['status'] if source_enabled else SUSPENDED
+    return {'status': status, 'timestart': row['timestart'], 'timeend': row['timeend']}
 
 
-def target_for_existing(current, rows, backup_instances):
-    """Fields of an existing active manual enrolment after merging the active backed-up rows."""
-    active = [r for r in rows if effective_status(r, backup_instances) == ACTIVE]
-    if not active:
-        return enrolment_fields(current)
-    timestart, timeend = merged_times([current] + active)
-    return {'status': current['status'], 'timestart': timestart, 'timeend': timeend}
+def _merged_with_active(current, row):
+    timestart, timeend, write = row['timestart'], row['timeend'], False
+    if timestart > current['timestart']:
+        timestart, write = current['timestart'], True
+    if timeend == 0:
+        write = write or current['timeend'] != 0
+    elif current['timeend'] == 0:
+        timeend = 0
+    elif timeend < current['timeend']:
+        timeend, write = current['timeend'], True
+    if not write:
+        return current
+    return {'status': row['status'], 'timestart': timestart, 'timeend': timeend}
+
+
+def restored_enrolment(current, rows, backup_instances):
+    """The manual enrolment fields after Moodle's restore processes the user's rows in order."""
+    fields = enrolment_fields(current) if current is not None else None
+    for row in rows:
+        fields = restore_user_enrolment(fields, row, source_instance_enabled(row, backup_instances))
+    return enrolment_fields(fields)
 
 
 class RestorePlan:
@@ -330,7 +382,8 @@ class RestorePlan:
         self.created = []
         self.updated = []
         self.unchanged = []
-        self.skipped = []
+        self.skipped = []         # users not restored: {userid, username, reason}
+        self.roles_skipped = []   # role copies not given: {userid, username, reason, role}
         self.kept_suspended = []
         self.updated_enrolments = []   # restore record: [{userid, before, after}]
         self.assigned_roles = []       # restore record: [{userid, roleid}]
@@ -353,7 +406,7 @@ class RestorePlan:
 
     def counts(self):
         return dict((name, len(getattr(self, name)))
-                    for name in ('created', 'updated', 'unchanged', 'skipped', 'kept_suspended'))
+                    for name in ('created', 'updated', 'unchanged', 'skipped', 'roles_skipped', 'kept_suspended'))
 
     def record_changes(self, applied=False):
         """What the restore record keeps; once ``applied``, the users it settled too."""
@@ -367,25 +420,40 @@ class RestorePlan:
             changes['deleted_users'] = sorted(u['userid'] for u in self.skipped if u['reason'] == 'deleted')
         return changes
 
-    def drop_user(self, userid, reason):
-        """Take a user out of the plan (e.g. Moodle says the account is deleted) and report it skipped."""
-        self.rows = [r for r in self.rows if r['userid'] != userid]
-        username = str(userid)
+    def take_rolesskipped(self, answers):
+        """Take in the roles Moodle's apply call skipped (``rolesskipped`` of its answers).
+
+        The plan already leaves out the roles the course read says the caller may not assign; this only
+        meets a role whose assignability changed between the read and the write.
+        """
+        for answer in answers:
+            refused = set(int(r) for r in answer.get('rolesskipped') or ())
+            if not refused:
+                continue
+            userid = int(answer['userid'])
+            user = self._user(userid)
+            self.assigned_roles = [a for a in self.assigned_roles
+                                   if not (a['userid'] == userid and a['roleid'] in refused)]
+            self.roles_skipped.extend(dict(user, reason=ROLE_NOT_ASSIGNABLE, role=self._role_shortname(roleid))
+                                      for roleid in sorted(refused))
+            if answer.get('result') == 'unchanged' and not answer.get('rolesassigned') and user in self.updated:
+                self.updated.remove(user)
+                self.unchanged.append(user)
+
+    def _user(self, userid):
         for name in ('created', 'updated', 'unchanged', 'kept_suspended'):
-            kept = []
             for user in getattr(self, name):
                 if user['userid'] == userid:
-                    username = user['username']
-                else:
-                    kept.append(user)
-            setattr(self, name, kept)
-        self.updated_enrolments = [u for u in self.updated_enrolments if u['userid'] != userid]
-        self.assigned_roles = [a for a in self.assigned_roles if a['userid'] != userid]
-        self._diff_entries = [e for e in self._diff_entries if e[0] != username]
-        self.skipped.append({'userid': userid, 'username': username, 'reason': reason})
+                    return user
+        return {'userid': userid, 'username': str(userid)}
 
 
-def plan_restore(backup, state, roles=None, query=None, manual_instance=None, settled=(), deleted=()):
+ROLE_MISSING = 'role_missing'
+ROLE_NOT_ASSIGNABLE = 'role_not_assignable'
+
+
+def plan_restore(backup, state, roles=None, query=None, manual_instance=None, settled=(), deleted=(),
+                 refused_roles=()):
     """Plan making every selected user of ``backup`` hold a manual enrolment (Restore rules).
 
     ``manual_instance``: the instance to write to (default the course's enabled one);
@@ -393,21 +461,22 @@ def plan_restore(backup, state, roles=None, query=None, manual_instance=None, se
     ``settled``: users an earlier, completed restore (of any backup of the course) already
     merged; their manual enrolment is not merged again (its end may since have been set on
     purpose, e.g. by moodle_set_enrol_end), only missing role copies are added. ``deleted``: users Moodle refused as deleted before
-    (a deleted account is never restored, and may be gone from the course).
+    (a deleted account is never restored, and may be gone from the course). ``refused_roles``: role ids
+    Moodle refused to let the caller assign (taken as not assignable, like the course read's list).
     """
     instance = manual_instance or state.manual_instance
     backup_instances = dict((i['id'], i) for i in backup.get('instances', []))
     groups, allowed = select_backup_rows(backup, state, roles, query)
     plan = RestorePlan()
     plan._role_shortname = state.role_shortname
-    settled, deleted = set(settled), set(deleted)
+    settled, deleted, refused = set(settled), set(deleted), set(refused_roles)
     for userid, rows in groups:
-        _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, userid in settled,
+        _plan_user(plan, state, instance, userid, rows, backup_instances, (allowed, refused), userid in settled,
                    userid in deleted)
     return plan
 
 
-def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, settled, known_deleted):
+def _plan_user(plan, state, instance, userid, rows, backup_instances, role_rules, settled, known_deleted):
     username = state.username(userid, rows[0].get('username'))
     user = {'userid': userid, 'username': username}
     if known_deleted or state.users.get(userid, {}).get('deleted'):
@@ -415,17 +484,19 @@ def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, s
         return
     current = state.manual_enrolment(userid, instance)
     held = state.manual_roleids(userid)
-    missing_roles = sorted(_wanted_roleids(state, rows, allowed) - held)
+    wanted, skipped_roles = role_copies(state, userid, rows, *role_rules)
+    missing_roles = sorted(wanted - held)
+    plan.roles_skipped.extend(dict(user, reason=reason, role=role) for role, reason in skipped_roles)
     row = {'userid': userid}
     if current is None:
-        target = target_for_new(rows, backup_instances)
+        target = restored_enrolment(None, rows, backup_instances)
         row.update(target)
         category = 'created'
     elif current['status'] != ACTIVE:
         target = enrolment_fields(current)
         category = 'kept_suspended'
     else:
-        target = enrolment_fields(current) if settled else target_for_existing(current, rows, backup_instances)
+        target = enrolment_fields(current) if settled else restored_enrolment(current, rows, backup_instances)
         row.update((k, v) for k, v in target.items() if current[k] != v)
         category = 'updated' if len(row) > 1 or missing_roles else 'unchanged'
     if missing_roles:
@@ -439,17 +510,36 @@ def _plan_user(plan, state, instance, userid, rows, backup_instances, allowed, s
         plan.updated_enrolments.append({'userid': userid, 'before': enrolment_fields(current), 'after': target})
 
 
-def _wanted_roleids(state, rows, allowed):
-    wanted = set()
+def role_copies(state, userid, rows, allowed, refused):
+    """(role ids to hold as manual copies, [(shortname, reason)] of backed-up roles that cannot be given).
+
+    Moodle's restore maps each backed-up role by its short name to a role the restoring user may assign
+    (restore_dbops::get_best_assignable_role) and skips, for that user, a role that maps to none. A role
+    the user already holds as a manual copy is not reported.
+    """
+    held = state.manual_roleids(userid)
+    wanted, skipped = set(), []
+    for shortname in _backed_up_role_names(rows, allowed):
+        role = state.roles_by_shortname.get(shortname)
+        if role is None:
+            skipped.append((shortname, ROLE_MISSING))
+        elif role['id'] in held:
+            wanted.add(role['id'])
+        elif role['id'] in refused or not state.may_assign(role['id']):
+            skipped.append((shortname, ROLE_NOT_ASSIGNABLE))
+        else:
+            wanted.add(role['id'])
+    return wanted, skipped
+
+
+def _backed_up_role_names(rows, allowed):
+    names = []
     for row in rows:
         for role in row.get('roles', []):
-            if allowed is not None and role['roleid'] not in allowed:
-                continue
-            if role['roleid'] not in state.roles_by_id:
-                raise PlanError("role '%s' (id %s) of user '%s' in the backup no longer exists in %s"
-                                % (role.get('shortname'), role['roleid'], row.get('username'), state.course_label()))
-            wanted.add(role['roleid'])
-    return wanted
+            name = role.get('shortname') or str(role['roleid'])
+            if (allowed is None or name in allowed) and name not in names:
+                names.append(name)
+    return names
 
 
 def _diff_view(role_shortname, fields, roleids):
@@ -605,16 +695,47 @@ def manual_rows(state):
     return rows
 
 
-def select_manual_rows(state, roles=None, status='active', users=None, query=None):
-    rows = manual_rows(state)
+PARTICIPANT_STATUSES = ('active', 'suspended', 'any')
+
+
+def participants_now(now):
+    """The "now" of Moodle's Participants status filter: ``round(time(), -2)`` (the nearest 100 s)."""
+    return int(math.floor(now / 100.0 + 0.5)) * 100
+
+
+def enrolment_is_active(state, ue, now):
+    """Moodle's Participants "Status: Active" test of one enrolment (participants_search::get_status_sql):
+    status active, instance enabled, started (timestart < now) and not ended (timeend 0 or > now)."""
+    instance = state.instance_by_id.get(ue['enrolid'])
+    return (ue['status'] == ACTIVE and instance is not None and instance.get('status', 0) == 0
+            and ue['timestart'] < now and (ue['timeend'] == 0 or ue['timeend'] > now))
+
+
+def participant_has_status(state, userid, status, now):
+    """Whether the Participants filter "Status: <status>" lists the user: ``active`` when at least one of the
+    user's enrolments in the course (any method) is active, ``suspended`` when at least one is not
+    (suspended, in a disabled instance, not started or ended; a user can be both), ``any`` always."""
+    if status == 'any':
+        return True
+    actives = [enrolment_is_active(state, ue, now) for ue in state.enrolments_by_user.get(userid, ())]
+    return any(actives) if status == 'active' else not all(actives)
+
+
+def select_manual_rows(state, now, roles=None, status='active', users=None, query=None):
+    """The manual enrolments step 3 of the manual procedure edits: the users the Participants page lists
+    with the filters Roles (any of ``roles``, held in the course or a parent context) and Status, then
+    ``users`` and ``query``. Deleted accounts are never listed."""
+    if status not in PARTICIPANT_STATUSES:
+        raise PlanError("status: '%s' must be one of %s" % (status, ', '.join(PARTICIPANT_STATUSES)),
+                        option='status')
+    rows = [r for r in manual_rows(state) if not state.users[r['userid']]['deleted']]
     for name in roles or ():
         state.role_id(name)
     if roles:
         wanted_roles = set(roles)
         rows = [r for r in rows if wanted_roles.intersection(r['roles'])]
-    if status != 'any':
-        wanted_status = ACTIVE if status == 'active' else SUSPENDED
-        rows = [r for r in rows if r['status'] == wanted_status]
+    moment = participants_now(now)
+    rows = [r for r in rows if participant_has_status(state, r['userid'], status, moment)]
     if users:
         rows = _rows_of_users(state, rows, users)
     if query:
@@ -671,7 +792,7 @@ def plan_end_dates(state, end, now, policy='set', roles=('student',), status='ac
         raise PlanError("end: %s is in the past; set allow_past: true to use it anyway"
                         % _describe_time(end, tz), option='end')
     plan = EndDatePlan(end)
-    selected = select_manual_rows(state, roles, status, users, query)
+    selected = select_manual_rows(state, now, roles, status, users, query)
     plan.selected = len(selected)
     for row in selected:
         timeend = new_timeend(row['timeend'], end, policy)

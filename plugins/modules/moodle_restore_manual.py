@@ -16,11 +16,14 @@ description:
     hold a manual enrolment and manual copies of their roles, with the rules of Moodle's course
     restore with "restore users as manual enrolments" (merging into the same course), so that users
     keep access when the external database or cohort sync drops them.
-  - A user without a manual enrolment gets one with the backed-up start, end and status; it is
-    active if any backed-up row of that user is active (then start and end come from the active rows).
-    A row of an enrolment instance that was disabled is taken as suspended.
-  - An active manual enrolment and an active backed-up row merge to the earliest start and the latest
-    end, no end beating any date. A suspended backed-up row never changes an active manual enrolment.
+  - Each user's backed-up rows are merged one after the other, in the order of their enrolment instances
+    in the backup (the course's order), exactly as Moodle's enrol_manual C(restore_user_enrolment) does.
+  - A row meeting no manual enrolment, or one this restore created suspended, writes its own start, end
+    and status; a row of an enrolment instance that was disabled writes the status suspended.
+  - A row meeting an active manual enrolment changes it only when the row is active and it starts later,
+    has no end while the manual enrolment has one, or ends earlier; the manual enrolment then gets the
+    earliest start and the latest end (no end beating any date). Otherwise (a suspended row, or an active
+    row that only starts earlier or only ends later) nothing changes, as in Moodle.
   - Unlike Moodle's restore, a manual enrolment that is already suspended stays suspended (someone
     suspended it on purpose); such users are returned in RV(kept_suspended).
   - Unlike Moodle's restore, a manual enrolment that an earlier run of this module (from any backup of
@@ -28,7 +31,12 @@ description:
     M(cemu.moodle.moodle_set_enrol_end), stays; only missing role copies are added. This keeps
     backup, restore and set end idempotent when run again.
   - Every role the user held in the course through the backed-up enrolments (filtered by O(roles)) is
-    also held as a manual role assignment (component empty, item id 0).
+    also held as a manual role assignment (component empty, item id 0), found by its short name like
+    Moodle's restore does.
+  - A role the token's user may not assign in the course (Define roles > Allow role assignments), or that
+    no longer exists, is skipped for that user only and returned in RV(skipped) with the role; the user's
+    enrolment is converted anyway and the course does not fail. Moodle's restore skips such roles the same
+    way for the user who runs it.
   - Users whose account is now deleted are skipped and returned in RV(skipped). Users the source has
     dropped since the backup are restored from the backup.
   - Unlike Moodle's restore, no enrolment sync runs, no other enrolment is touched and no welcome
@@ -177,7 +185,11 @@ unchanged:
   elements: dict
   sample: []
 skipped:
-  description: Users not restored, with the reason (C(deleted)).
+  description:
+    - Users not restored, with the reason C(deleted) (the account is deleted).
+    - And role copies not given, one entry per user and role, with the reason C(role_not_assignable) (the
+      token's user may not assign the role in the course) or C(role_missing) (no role with that short name
+      exists any more) and the role's short name in C(role); the user is still restored.
   returned: O(state=present)
   type: list
   elements: dict
@@ -189,9 +201,13 @@ skipped:
       description: Username from the backup.
       type: str
     reason:
-      description: Why the user was skipped.
+      description: Why the user or the role was skipped.
       type: str
-  sample: [{userid: 9, username: student0009, reason: deleted}]
+    role:
+      description: Short name of the role not given (only for the reasons C(role_not_assignable) and C(role_missing)).
+      type: str
+  sample: [{userid: 9, username: student0009, reason: deleted},
+           {userid: 12, username: manager01, reason: role_not_assignable, role: manager}]
 kept_suspended:
   description: Users whose manual enrolment is suspended and stays so (their role copies are still added).
   returned: O(state=present)
@@ -204,10 +220,10 @@ roles_assigned:
   type: int
   sample: 31
 counts:
-  description: Number of users per outcome.
+  description: Number of users per outcome, and of role copies skipped (C(roles_skipped)).
   returned: O(state=present)
   type: dict
-  sample: {created: 30, updated: 1, unchanged: 0, skipped: 1, kept_suspended: 1}
+  sample: {created: 30, updated: 1, unchanged: 0, skipped: 1, roles_skipped: 1, kept_suspended: 1}
 restore_record:
   description:
     - Path of the restore record (O(state=present)), or of the record used and deleted (O(state=absent)).
@@ -280,6 +296,7 @@ DELETED_USER_CODES = ('deleteduser', 'unknownuser', 'invalidrecordunknown', 'use
 RESTORE_ONLY_OPTIONS = ('roles', 'query', 'create_manual_instance', 'send_welcome')
 PLANNED_CATEGORIES = ('created', 'updated', 'unchanged', 'kept_suspended')
 USER_ID_IN_MESSAGE = re.compile(r'\buser\s+(?:id\s+)?(\d+)', re.IGNORECASE)
+ROLE_ID_IN_MESSAGE = re.compile(r'\brole\s+id\s+(\d+)', re.IGNORECASE)
 
 
 def argument_spec():
@@ -347,17 +364,37 @@ def deleted_user_in(err, plan):
     return found.pop() if len(found) == 1 else None
 
 
-def apply_plan(moodle, plan):
-    """Send the plan's rows; a user Moodle says is deleted is skipped and the rest sent again."""
+def refused_role_in(err, plan):
+    """The planned role a companion plugin older than 2026120100 refused (cannotassignrole), or None."""
+    if err.errorcode != 'cannotassignrole':
+        return None
+    match = ROLE_ID_IN_MESSAGE.search(' '.join([err.message or '', err.debuginfo or '']))
+    planned = set(roleid for row in plan.rows for roleid in row.get('roleids', ()))
+    return int(match.group(1)) if match and int(match.group(1)) in planned else None
+
+
+def apply_plan(moodle, plan, replan):
+    """Send the plan's rows; return the plan that was applied.
+
+    A user Moodle says is deleted, or a role an older companion plugin refuses for the whole call
+    (nothing was written: one transaction), is left out by planning again (``replan(deleted, refused)``)
+    and the rest is sent again. Roles the plugin skipped row by row are taken into the plan.
+    """
+    deleted, refused = set(), set()
     while plan.rows:
         try:
-            return moodle.api.apply_manual(moodle.course['id'], plan.rows, moodle.params['send_welcome'])
+            answers = moodle.api.apply_manual(moodle.course['id'], plan.rows, moodle.params['send_welcome'])
         except MoodleError as err:
-            userid = deleted_user_in(err, plan)
-            if userid is None:
+            userid, roleid = deleted_user_in(err, plan), refused_role_in(err, plan)
+            if userid is None and roleid is None:
                 raise
-            plan.drop_user(userid, 'deleted')
-    return []
+            deleted.update([userid] if userid is not None else [])
+            refused.update([roleid] if roleid is not None else [])
+            plan = replan(deleted, refused)
+            continue
+        plan.take_rolesskipped(answers)
+        break
+    return plan
 
 
 def course_restore_history(store):
@@ -391,9 +428,13 @@ def restore(moodle, store, path, backup, state):
     instance, instance_id, must_ensure = manual_instance(moodle, state)
     earlier = store.load_record(path)
     known = course_restore_history(store)
-    plan = plan_restore(backup, state, roles=params['roles'], query=params['query'], manual_instance=instance,
-                        settled=known['settled_users'], deleted=known['deleted_users'])
-    settles = plan.changed or record_would_change(known, plan.record_changes(applied=True))
+
+    def make_plan(deleted=(), refused=()):
+        return plan_restore(backup, state, roles=params['roles'], query=params['query'], manual_instance=instance,
+                            settled=known['settled_users'], deleted=set(known['deleted_users']) | set(deleted),
+                            refused_roles=refused)
+
+    plan = make_plan()
     record_path = None
     if not moodle.check_mode:
         if must_ensure:
@@ -401,15 +442,17 @@ def restore(moodle, store, path, backup, state):
         if plan.changed:
             store.save_record(path, plan.record_changes(), earlier=earlier)
             with moodle.moodle_errors():
-                apply_plan(moodle, plan)
-        if settles:
-            record_path = store.save_record(path, plan.record_changes(applied=True), earlier=earlier)
+                plan = apply_plan(moodle, plan, make_plan)
+    settles = plan.changed or record_would_change(known, plan.record_changes(applied=True))
+    if settles and not moodle.check_mode:
+        record_path = store.save_record(path, plan.record_changes(applied=True), earlier=earlier)
     diff = plan.diff if moodle.diff_mode else {'before': None, 'after': None}
     result = {'planned_enrolments': planned_enrolments(plan, state, instance)} if moodle.check_mode else {}
     moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'],
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
-                unchanged=plan.unchanged, skipped=plan.skipped, kept_suspended=plan.kept_suspended,
-                roles_assigned=len(plan.assigned_roles), counts=plan.counts(), restore_record=record_path, **result)
+                unchanged=plan.unchanged, skipped=plan.skipped + plan.roles_skipped,
+                kept_suspended=plan.kept_suspended, roles_assigned=len(plan.assigned_roles), counts=plan.counts(),
+                restore_record=record_path, **result)
 
 
 def undo(moodle, store, path, state):

@@ -13,8 +13,10 @@ short_description: Set the end date of a Moodle course's manual enrolments
 version_added: 0.1.0
 description:
   - Sets the end (C(timeend)) of the course's manual enrolments selected by role, status and
-    optionally users or a JMESPath query, like step 3 of the manual procedure (bulk "Edit selected
-    manual enrolments").
+    optionally users or a JMESPath query, like step 3 of the manual procedure (the Participants page
+    filtered by Roles and Status, then the bulk operation "Edit selected manual enrolments").
+  - The selection is the users the Participants page lists with those filters, and each selected user's
+    manual enrolment gets the end, whatever its own status; see O(roles) and O(status).
   - Changes the end only; start, status and roles stay as they are, and no welcome message is sent.
   - Only enrolments of the course's first enabled manual instance are considered.
   - Refused before anything is written, with a message naming the option, course and user,
@@ -50,13 +52,21 @@ options:
   roles:
     description:
       - Select users holding at least one of these roles in the course (short names), whatever gave them
-        the role. An empty list selects users whatever their roles.
+        the role, including a role assigned in a parent context (the course's category or the site), as
+        the Participants "Roles" filter does. An empty list selects users whatever their roles.
     type: list
     elements: str
     default: [student]
   status:
     description:
-      - Select manual enrolments by status.
+      - Select users by their participation in the course, as the Participants "Status" filter does.
+      - V(active) selects users with at least one active enrolment in the course, by any method (manual,
+        database, cohort, ...); an enrolment is active when it is not suspended, its enrolment method
+        instance is enabled, it has started and it has not ended. So the expired manual enrolment of a
+        former student who is in no other enrolment is not selected.
+      - V(suspended) selects users with at least one enrolment in the course that is not active
+        (suspended, in a disabled instance, not started yet or ended); a user can be both.
+      - V(any) selects every user with a manual enrolment.
     type: str
     choices: [active, suspended, any]
     default: active
@@ -71,7 +81,8 @@ options:
       - JMESPath expression over the selected rows that narrows the selection further; it must give a
         list of rows.
       - Each row has C(userid), C(username), C(status) (0 active, 1 suspended), C(timestart), C(timeend)
-        and C(roles) (list of role short names), for example V([?timeend == `0`]).
+        of the manual enrolment and C(roles) (short names of the roles the user holds in the course or a
+        parent context), for example V([?timeend == `0`]).
     type: str
   allow_past:
     description:
@@ -82,8 +93,10 @@ options:
     description:
       - In check mode, manual enrolments to plan against as if they existed, e.g. the C(planned_enrolments)
         returned by M(cemu.moodle.moodle_restore_manual) in check mode; ignored outside check mode.
-      - Each one replaces the user's current manual enrolment (if any) in the plan; its roles are added to
-        the roles the user holds. A course without an enabled manual instance is planned as if it had one.
+      - Each one replaces the user's current manual enrolment (if any) in the plan, in an enabled manual
+        instance; its roles are added to the roles the user holds. A course without an enabled manual
+        instance is planned as if it had one. The user's other enrolments are read from Moodle, so
+        O(status) selects as in the real run.
       - So that a dry run of backup, restore and end date reports the end dates the real run would set.
     type: list
     elements: dict
@@ -268,12 +281,12 @@ def assumed_enrolment(row, instance, state):
 
 
 def assumed_role_assignments(row, state):
-    """Manual (component '') assignments of the row's roles that the user does not hold as such yet."""
-    held = state.manual_roleids(row['userid'])
+    """Manual (component '') assignments of the row's roles that the user does not hold in any way yet."""
+    held = set(state.role_shortnames(row['userid']))
     assignments = []
     for shortname in row['roles']:
         roleid = state.role_id(shortname, option='assume_enrolments')
-        if roleid not in held:
+        if shortname not in held:
             assignments.append({'id': 0, 'userid': row['userid'], 'roleid': roleid, 'roleshortname': shortname,
                                 'component': '', 'itemid': 0})
     return assignments
@@ -291,7 +304,7 @@ def with_assumed_enrolments(state, rows):
     for row in rows:
         assignments += assumed_role_assignments(row, state)
     return CourseState(state.course, instances, enrolments, assignments, list(state.roles_by_id.values()),
-                       state.timezone)
+                       state.timezone, inherited=state.inherited, assignable_roleids=state.assignable_roleids)
 
 
 def end_in_zone(value, zone_name):

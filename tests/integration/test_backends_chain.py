@@ -17,6 +17,7 @@ run, so the assertions are the same for both backends.
 """
 
 import datetime
+import time
 import zoneinfo
 
 import pytest
@@ -132,14 +133,25 @@ def end_timestamp(enrolments):
     return int(datetime.datetime.combine(END, datetime.time(23, 59, 59), zone).timestamp())
 
 
+def active_now(before, ue):
+    """Moodle's Participants test of one enrolment: not suspended, instance enabled, started, not ended."""
+    now = time.time()
+    enabled = dict((i['id'], i['status'] == 0) for i in before['instances'])
+    return (ue['status'] == 0 and enabled.get(ue['enrolid'], False) and ue['timestart'] < now
+            and (ue['timeend'] == 0 or ue['timeend'] > now))
+
+
 def expected_manual(before, userid, end):
     """(status, timeend) of a fed user's manual enrolment after the chain: active unless suspended by hand
-    (or suspended in every source), students with the end date, others' end date untouched."""
+    (or suspended in every source); the end date for students the Participants page lists as active (an
+    active source enrolment, or an active manual one), even on a manual enrolment kept suspended; others'
+    end date untouched."""
     previous = manual_by_user(before).get(userid)
     sources = [ue for ue in before['userenrolments'] if ue['userid'] == userid and ue['enrol'] != 'manual']
     suspended = (previous is not None and previous['status'] == 1) or all(ue['status'] == 1 for ue in sources)
-    if not suspended and 'student' in automatic_roles(before).get(userid, ()):
-        return 0, end
+    listed = not suspended or any(active_now(before, ue) for ue in sources)
+    if listed and 'student' in automatic_roles(before).get(userid, ()):
+        return int(suspended), end
     return int(suspended), previous['timeend'] if previous else 0
 
 

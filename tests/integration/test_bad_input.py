@@ -104,10 +104,14 @@ def colliding_courses(case):
 
 
 def late_starter(case):
-    """A manual student of DB101 whose enrolment starts in the year after END."""
+    """A student of DB101 whose manual enrolment starts in the year after END; active through the database,
+    so step 3 selects the user (the Participants page lists users with an active enrolment by any method)."""
     userid = case.sim.add_user('latestarter')
     start = int(datetime.datetime(NEXT_YEAR + 1, 1, 1, tzinfo=datetime.timezone.utc).timestamp())
-    case.sim.enrol(case.sim.manual_instance(course_id(case.sim, DB101))['id'], userid, timestart=start)
+    courseid = course_id(case.sim, DB101)
+    case.sim.enrol(case.sim.manual_instance(courseid)['id'], userid, timestart=start)
+    database = next(i['id'] for i in case.sim.course_enrolments(courseid)['instances'] if i['enrol'] == 'database')
+    case.sim.enrol(database, userid)
 
 
 def corrupted_newest_backup(case):

@@ -4,9 +4,10 @@
 
 The course every test builds holds database, cohort, manual-only and
 suspended users; EXPECTED_AFTER_PROCEDURE is, written out by hand, how the
-manual procedure (backup, restore as manual enrolments, bulk end date) leaves
-its manual enrolments, but for the two deviations: no welcome messages, and a
-suspended manual enrolment stays suspended.
+manual procedure (backup, restore as manual enrolments, Participants filtered
+by Roles: Student and Status: Active, bulk end date) leaves its manual
+enrolments, but for the two deviations: no welcome messages, and a suspended
+manual enrolment stays suspended.
 """
 
 import hashlib
@@ -35,8 +36,12 @@ EXPECTED_AFTER_PROCEDURE = {
     's04': ('suspended', 0, 0, ['student']),               # database, suspended: converted suspended
     's05': ('active', 0, END, ['student']),                # manual only
     's06': ('suspended', 0, 0, ['student']),               # manual only, suspended
-    's07': ('suspended', T0, 0, ['student']),              # deviation: manual suspended stays suspended
-    's08': ('active', 100, END, ['student']),              # manual (T0..E1) + database (100..E2): merged
+    # deviation: manual suspended stays suspended (Moodle's restore would write the database row over it);
+    # the database enrolment is active, so the Participants page lists s07 and its manual enrolment gets the end
+    's07': ('suspended', T0, END, ['student']),
+    # manual (T0..E1) + database (T0+100..E2): the row starts later, so restore_user_enrolment writes the
+    # earliest start and the latest end
+    's08': ('active', T0, END, ['student']),
 }
 RESTORED_FROM_SOURCE = ['s01', 's02', 's03', 's04', 's08', 'teacher01']   # created or updated by restore
 SKIPPED_DELETED = ['s09', 's10']
@@ -72,7 +77,7 @@ def build_course(sim, shortname):
     sim.enrol(database, users['s07'])
     sim.enrol(manual, users['s07'], status=1, timestart=T0)
     sim.enrol(manual, users['s08'], timestart=T0, timeend=E1)
-    sim.enrol(database, users['s08'], timestart=100, timeend=E2)
+    sim.enrol(database, users['s08'], timestart=T0 + 100, timeend=E2)
     sim.enrol(database, users['s09'])
     sim.enrol(database, users['s10'])
     sim.add_cohort_members(cohort, [users['s02'], users['s03']])
@@ -170,14 +175,15 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     assert sorted((short(u['username']), u['reason']) for u in restore['skipped']) == [('s09', 'deleted'),
                                                                                        ('s10', 'deleted')]
     assert restore['roles_assigned'] == 5 and os.path.exists(restore['restore_record'])
-    assert restore['diff']['after']['ka1-s08'] == {'status': 'active', 'timestart': 100, 'timeend': E2,
+    assert restore['diff']['after']['ka1-s08'] == {'status': 'active', 'timestart': T0, 'timeend': E2,
                                                    'roles': ['student']}
     assert restore['diff']['before']['ka1-s08']['timestart'] == T0
     assert_ok(restore_again, False)
     assert_ok(set_end, True)
     assert set_end['end'] == END and set_end['end_iso'] == '2027-06-30T23:59:59+02:00'
     assert set_end['timezone'] == 'Europe/Berlin'
-    assert sorted(short(u['username']) for u in set_end['changed_users']) == ['s01', 's02', 's03', 's05', 's08']
+    assert sorted(short(u['username']) for u in set_end['changed_users']) == [
+        's01', 's02', 's03', 's05', 's07', 's08']
     assert set_end['diff']['after']['ka1-s05'] == {'timeend': END}
     assert_ok(set_end_again, False)
     assert_ok(chain_backup, True)           # s03 and s10 left the source since the first backup
@@ -222,7 +228,7 @@ def test_check_mode_changes_nothing(sim, connection, tmp_path):
     assert names(restore['created']) == ['s01', 's02', 's03', 's04', 's09', 's10', 'teacher01']
     assert restore['restore_record'] is None
     assert_ok(set_end, True)
-    assert sorted(short(u['username']) for u in set_end['changed_users']) == ['s05', 's08']
+    assert sorted(short(u['username']) for u in set_end['changed_users']) == ['s05', 's07', 's08']
     assert sim.dump_state() == moodle_before
     assert dir_snapshot(str(tmp_path)) == files_before
 
@@ -306,9 +312,9 @@ def test_killed_restore_is_finished_by_running_again_and_undone_completely(sim, 
     assert_ok(finish[0], True)
     assert_ok(finish[1], False)
     after_restore = manual_view(sim, courseid)
-    expected = dict((name, (status, start, end if name not in ('s01', 's02', 's03', 's05', 's08') else 0, roles))
+    expected = dict((name, (status, start, end if name not in ('s01', 's02', 's03', 's05', 's07', 's08') else 0, roles))
                     for name, (status, start, end, roles) in EXPECTED_AFTER_PROCEDURE.items())
-    expected.update({'s02': ('active', 0, 0, ['student']), 's08': ('active', 100, E2, ['student']),
+    expected.update({'s02': ('active', 0, 0, ['student']), 's08': ('active', T0, E2, ['student']),
                      's09': ('active', 0, 0, ['student']), 's10': ('active', 0, 0, ['student'])})
     assert after_restore == expected
 

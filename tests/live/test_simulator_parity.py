@@ -253,9 +253,12 @@ ERROR_CASES = {
         'courseid': s.course_id('KA1'), 'enrolments': [{'userid': s.user_id(PROBE_USER), 'status': 2}]}),
     'unknown key': lambda s: ('local_keepaccess_apply_manual_enrolments', {
         'courseid': s.course_id('KA1'), 'enrolments': [{'userid': s.user_id(PROBE_USER), 'roleid': 5}]}),
-    'role not assignable': lambda s: ('local_keepaccess_apply_manual_enrolments', {
+    # Since local_keepaccess 2026120100 a role the caller may not assign is skipped, not refused (it would
+    # write): the row is refused by its times, after the roles are looked at.
+    'role not assignable, end before start': lambda s: ('local_keepaccess_apply_manual_enrolments', {
         'courseid': s.course_id('KA1'),
-        'enrolments': [{'userid': s.user_id('student0102'), 'roleids': [s.role_id('manager')]}]}),
+        'enrolments': [{'userid': s.user_id('student0102'), 'roleids': [s.role_id('manager')],
+                        'timestart': 2000000000, 'timeend': 1900000000}]}),
     'unknown course (read)': lambda s: ('local_keepaccess_get_course_enrolments', {'courseid': 987654}),
     'negative maxusers': lambda s: ('local_keepaccess_get_course_enrolments', {
         'courseid': s.course_id('KA1'), 'maxusers': -1}),

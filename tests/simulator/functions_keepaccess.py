@@ -11,7 +11,7 @@ from . import functions_history as history
 from .companion import plugin_strings
 from .protocol import DEFAULT, OPTIONAL, MoodleException, Multiple, Single, Value
 from .registry import PLUGIN_VERSION, ws_function
-from .state import GUEST_USERID, INSTANCE_ENABLED, STUDENT, UE_ACTIVE
+from .state import ADMIN_USERID, GUEST_USERID, INSTANCE_ENABLED, STUDENT, UE_ACTIVE
 
 COMPONENT = 'local_keepaccess'
 
@@ -125,8 +125,22 @@ def role_assignments_of(state, courseid, userids):
             for userid in userids for ra in sorted(state.role_assignments(courseid, userid), key=lambda r: r['id'])]
 
 
-def course_enrolments(state, courseid, fromuserid=0, maxusers=0):
-    """The get_course_enrolments answer (also used by the Python control API)."""
+def inherited_role_assignments_of(state, courseid, userids):
+    """inheritedroleassignments rows: parent-context assignments of the given users enrolled in the course."""
+    roles = state.tables['roles']
+    return [{'id': ra['id'], 'userid': userid, 'roleid': ra['roleid'],
+             'roleshortname': roles[ra['roleid']]['shortname'], 'contextid': ra['contextid'],
+             'contextlevel': ra['contextlevel']}
+            for userid in userids if state.user_course_enrolments(userid, courseid)
+            for ra in state.inherited_role_assignments(courseid, userid) if ra['roleid'] in roles]
+
+
+def course_enrolments(state, courseid, fromuserid=0, maxusers=0, assignable_roles=None):
+    """The get_course_enrolments answer (also used by the Python control API, as the site admin sees it).
+
+    ``assignable_roles``: the caller's get_assignable_roles() (default the site admin's)."""
+    if assignable_roles is None:
+        assignable_roles = state.assignable_roles(ADMIN_USERID)
     course = state.course(courseid)
     instances = state.instances_of(courseid)
     userids = course_userids(state, instances, courseid)
@@ -138,8 +152,11 @@ def course_enrolments(state, courseid, fromuserid=0, maxusers=0):
         'instances': [instance_answer(i) for i in instances],
         'userenrolments': enrolments_of(state, instances, page),
         'roleassignments': role_assignments_of(state, courseid, page),
+        'inheritedroleassignments': inherited_role_assignments_of(state, courseid, page),
         'roles': [{'id': r['id'], 'shortname': r['shortname'], 'name': r['name']}
                   for r in sorted(state.tables['roles'].values(), key=lambda r: r['sortorder'])],
+        'assignableroles': [r['id'] for r in sorted(state.tables['roles'].values(), key=lambda r: r['sortorder'])
+                            if r['id'] in assignable_roles],
         'timezone': state.site['timezone'],
         'pluginversion': PLUGIN_VERSION,
         'nextfromuserid': page[-1] if page and end < len(userids) else 0,
@@ -155,7 +172,7 @@ def get_course_enrolments(ctx, courseid, fromuserid, maxusers):
         raise plugin_error('invalidpaging', {'courseid': courseid, 'fromuserid': fromuserid, 'maxusers': maxusers})
     require_course(ctx, courseid)
     ctx.require_capability('moodle/course:enrolreview')
-    return course_enrolments(ctx.state, courseid, fromuserid, maxusers)
+    return course_enrolments(ctx.state, courseid, fromuserid, maxusers, ctx.assignable_roles())
 
 
 # ----- local_keepaccess_apply_manual_enrolments --------------------------------------------------
@@ -188,8 +205,9 @@ def send_created_welcome(state, instance, userid):
                            'fromuserid': contact, 'source': 'local_keepaccess_apply_manual_enrolments'})
 
 
-def apply_row(state, instance, row, plan, sendwelcome, run):
-    """Write one planned row and its missing manual roles, record it in the history; return its answer."""
+def apply_row(state, instance, row, plan, sendwelcome, assignable, run):
+    """Write one planned row and its missing manual roles (skipping those the caller may not assign),
+    record it in the history; return its answer."""
     existing, values = plan
     courseid = instance['courseid']
     before = history.enrolment_state(existing)
@@ -204,12 +222,17 @@ def apply_row(state, instance, row, plan, sendwelcome, run):
         ueid = existing['id']
         state.update_user_enrol(existing, **values)
         result = 'updated' if values else 'unchanged'
-    assigned = [roleid for roleid in dict.fromkeys(row.get('roleids', ()))
-                if state.role_assign(roleid, row['userid'], courseid)[1]]
+    held = {ra['roleid'] for ra in state.role_assignments(instance['courseid'], row['userid'])
+            if (ra['component'], ra['itemid']) == ('', 0)}
+    wanted = [roleid for roleid in dict.fromkeys(row.get('roleids', ())) if roleid not in held]
+    assigned = [roleid for roleid in wanted if roleid in assignable
+                and state.role_assign(roleid, row['userid'], instance['courseid'])[1]]
+    skipped = [roleid for roleid in wanted if roleid not in assignable]
     history.record(state, courseid, row['userid'], run, before,
                    history.enrolment_state(state.user_enrolment(instance['id'], row['userid'])), rolesbefore,
                    history.manual_roles(state, courseid, row['userid']))
-    return {'userid': row['userid'], 'ueid': ueid, 'result': result, 'rolesassigned': assigned}
+    return {'userid': row['userid'], 'ueid': ueid, 'result': result, 'rolesassigned': assigned,
+            'rolesskipped': skipped}
 
 
 APPLY_ROW = Single({'userid': Value('int'), 'status': Value('int', OPTIONAL), 'timestart': Value('int', OPTIONAL),
@@ -236,13 +259,14 @@ def apply_manual_enrolments(ctx, courseid, enrolments, sendwelcome, runid, step)
     instance = require_manual_instance(ctx, courseid)
     require_unique_users(enrolments, courseid)
     require_real_users(ctx, enrolments, courseid)
-    require_assignable(ctx, all_roleids(enrolments), courseid)
+    assignable = ctx.assignable_roles() if all_roleids(enrolments) else frozenset()
     guard_write(ctx, courseid, runid)
     plans = [plan_row(ctx, instance, row, courseid) for row in enrolments]
     if any(existing is not None and values for existing, values in plans):
         ctx.require_capability('enrol/manual:manage')
     run = {'runid': runid, 'step': step}
-    return [apply_row(ctx.state, instance, row, plan, sendwelcome, run) for row, plan in zip(enrolments, plans)]
+    return [apply_row(ctx.state, instance, row, plan, sendwelcome, assignable, run)
+            for row, plan in zip(enrolments, plans)]
 
 
 # ----- local_keepaccess_remove_manual_enrolments -------------------------------------------------

@@ -228,6 +228,13 @@ class Simulator:
         with self._lock:
             return self.state.role_assign(roleid, userid, courseid, component, itemid)[0]
 
+    def assign_category_role(self, categoryid, userid, roleid):
+        """Add a role assignment in a category's context (it applies in the category's courses); return its id."""
+        with self._lock:
+            if categoryid not in self.state.tables['categories']:
+                raise ValueError('category %s does not exist' % categoryid)
+            return self.state.assign_category_role(categoryid, userid, roleid)
+
     def add_cohort(self, name, idnumber='', members=()):
         """Create a cohort; return its id."""
         with self._lock:
@@ -448,6 +455,7 @@ CONTROL_OPS = {
     ('POST', 'add_category'): 'add_category', ('POST', 'add_course'): 'add_course',
     ('POST', 'add_instance'): 'add_instance', ('POST', 'update_instance'): 'update_instance',
     ('POST', 'enrol'): 'enrol', ('POST', 'assign_role'): 'assign_role', ('POST', 'add_cohort'): 'add_cohort',
+    ('POST', 'assign_category_role'): 'assign_category_role',
     ('POST', 'add_cohort_members'): 'add_cohort_members', ('POST', 'set_user_flags'): 'set_user_flags',
     ('POST', 'delete_course'): 'delete_course', ('POST', 'drop_from_source'): 'drop_from_source',
     ('POST', 'fault'): 'fault', ('POST', 'clear_faults'): 'clear_faults', ('GET', 'messages'): 'messages',

@@ -41,9 +41,14 @@ PLUGIN_DEFAULT_ROLES = {'database': STUDENT}
 
 UE_ACTIVE, UE_SUSPENDED = 0, 1
 INSTANCE_ENABLED, INSTANCE_DISABLED = 0, 1
+# Context levels (CONTEXT_SYSTEM, CONTEXT_COURSECAT) and ids: the simulator models no context table;
+# the system context is id 1 and a category's context id is CATEGORY_CONTEXT_BASE + the category id.
+CONTEXT_SYSTEM, CONTEXT_COURSECAT = 10, 40
+SYSTEM_CONTEXTID = 1
+CATEGORY_CONTEXT_BASE = 100000
 
 TABLES = ('users', 'roles', 'categories', 'courses', 'instances', 'user_enrolments',
-          'role_assignments', 'cohorts', 'system_role_assignments',
+          'role_assignments', 'cohorts', 'system_role_assignments', 'category_role_assignments',
           # local_keepaccess's own tables (db/install.xml)
           'keepaccess_history', 'keepaccess_lease')
 
@@ -267,6 +272,28 @@ class State:
         ras = self.tables['role_assignments']
         return [ras[raid] for raid in self.ra_by_course.get(courseid, {}).get(userid, ())]
 
+    def course_category_chain(self, courseid):
+        """Ids of the course's category and its parents, nearest first."""
+        chain, categoryid = [], self.tables['courses'][courseid]['category']
+        while categoryid and categoryid in self.tables['categories'] and categoryid not in chain:
+            chain.append(categoryid)
+            categoryid = self.tables['categories'][categoryid]['parent']
+        return chain
+
+    def inherited_role_assignments(self, courseid, userid):
+        """The user's role assignments in the course's parent contexts (categories, then the system),
+        each with its contextid and contextlevel, by id within each context level."""
+        found = []
+        chain = self.course_category_chain(courseid)
+        for ra in sorted(self.tables['category_role_assignments'].values(), key=lambda r: r['id']):
+            if ra['userid'] == userid and ra['categoryid'] in chain:
+                found.append(dict(ra, contextid=CATEGORY_CONTEXT_BASE + ra['categoryid'],
+                                  contextlevel=CONTEXT_COURSECAT))
+        for ra in sorted(self.tables['system_role_assignments'].values(), key=lambda r: r['id']):
+            if ra['userid'] == userid:
+                found.append(dict(ra, contextid=SYSTEM_CONTEXTID, contextlevel=CONTEXT_SYSTEM))
+        return found
+
     def is_active_enrolment(self, ue, now=None):
         """Moodle's active-enrolment test: ue and instance enabled, now within the dates."""
         now = time.time() if now is None else now
@@ -303,6 +330,14 @@ class State:
                                                 'component': component, 'itemid': itemid,
                                                 'timemodified': int(time.time())})
         return raid, True
+
+    def assign_category_role(self, categoryid, userid, roleid):
+        """role_assign() in a category context (nothing if it exists); return the assignment id."""
+        for ra in self.tables['category_role_assignments'].values():
+            if (ra['categoryid'], ra['userid'], ra['roleid']) == (categoryid, userid, roleid):
+                return ra['id']
+        return self.insert('category_role_assignments', {'categoryid': categoryid, 'userid': userid,
+                                                         'roleid': roleid, 'component': '', 'itemid': 0})
 
     def role_unassign_all(self, userid, courseid, roleid=None, component=None, itemid=None):
         """role_unassign_all(): remove the user's course assignments matching the given fields."""

@@ -172,6 +172,26 @@ def test_read_course_enrolments_merges_every_page(stub):
     assert [dict(call['fields'])['fromuserid'] for call in stub.calls(GET_ENROLMENTS_FUNCTION)] == ['0', '9', '40']
 
 
+def test_read_course_enrolments_merges_the_parent_context_roles_and_keeps_the_assignable_roles(stub):
+    pages = enrolment_pages([5, 6, 9])
+
+    def newer_plugin(params):
+        answer = pages(params)
+        answer['inheritedroleassignments'] = [{'id': 900 + row['userid'], 'userid': row['userid'], 'roleid': 5,
+                                               'roleshortname': 'student', 'contextid': 7, 'contextlevel': 40}
+                                              for row in answer['userenrolments']]
+        answer['assignableroles'] = [3, 4, 5]
+        return answer
+
+    stub.on(GET_ENROLMENTS_FUNCTION, newer_plugin)
+    merged = api_for(stub).read_course_enrolments(2, page_users=2)
+    assert [row['userid'] for row in merged['inheritedroleassignments']] == [5, 6, 9]
+    assert merged['assignableroles'] == [3, 4, 5]
+    stub.on(GET_ENROLMENTS_FUNCTION, enrolment_pages([5, 6, 9]))
+    older = api_for(stub).read_course_enrolments(2, page_users=2)
+    assert 'assignableroles' not in older and 'inheritedroleassignments' not in older, 'an older plugin tells neither'
+
+
 def test_read_course_enrolments_refuses_paging_that_does_not_advance(stub):
     pages = enrolment_pages([5, 6])
 

@@ -76,8 +76,7 @@ def used_strings():
     for path in PHP_FILES:
         used.update(re.findall(r"'([a-z_:]+)', 'local_keepaccess'", read(path)))
     provider = read(os.path.join(PLUGIN, 'classes', 'privacy', 'provider.php'))
-    used.update(re.findall(r"return '([a-z_:]+)';", provider))
-    used.update(re.findall(r"add_database_table\([^,]+, [^,]+, '([a-z_:]+)'\)", provider))
+    used.update(name for name in re.findall(r"'(privacy:[a-z_:]+)'", provider) if not name.endswith(':'))
     fields = re.search(r'USER_FIELDS = \[(.*?)\];', provider, re.S).group(1)
     used.update('privacy:metadata:history:' + field for field in re.findall(r"'(\w+)'", fields))
     return used
@@ -86,8 +85,9 @@ def used_strings():
 def test_every_string_and_error_code_the_plugin_uses_has_an_english_string():
     used = used_strings()
     assert {'coursenotfound', 'unknownuser', 'deleteduser', 'guestuser', 'duplicateuser', 'invalidtimes',
-            'cannotassignrole', 'nomanualinstance', 'privacy:metadata:history', 'privacy:metadata:history:userid',
-            'privacy:path:history', 'courseclaimed', 'claimrequired', 'historyretention', 'taskpurgehistory'} <= used
+            'cannotassignrole', 'nomanualinstance', 'privacy:metadata:keepaccess_backups', 'privacy:metadata:history',
+            'privacy:metadata:history:userid', 'privacy:path:history', 'courseclaimed', 'claimrequired',
+            'historyretention', 'taskpurgehistory'} <= used
     assert used - defined_strings() == set()
 
 

@@ -8,8 +8,10 @@ import datetime
 import pytest
 
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
-    SUSPENDED, CourseState, PlanError, format_time, parse_end, plan_end_dates, resolve_timezone)
-from tests.unit.test_plan_fixtures import DATABASE, MANUAL, STUDENT, TEACHER, answer, ra, ue
+    SUSPENDED, CourseState, PlanError, backup_from_state, format_time, parse_end, participants_now, plan_end_dates,
+    resolve_timezone)
+from tests.unit.test_plan_fixtures import (
+    COHORT, DATABASE, MANUAL, SITE, STUDENT, TEACHER, answer, inherited_ra, instance, ra, ue)
 
 BERLIN = resolve_timezone('Europe/Berlin')
 NOW = 1780000000          # 2026-05-28
@@ -116,12 +118,13 @@ def test_end_in_the_past_needs_allow_past():
     with pytest.raises(PlanError) as err:
         end_plan(now=END + 1)
     assert err.value.option == 'end' and '2026-09-30T23:59:59+02:00' in str(err.value)
-    assert len(end_plan(now=END + 1, allow_past=True).rows) == 3
+    # user 2's enrolment ended before that "now": no longer an active participant
+    assert [r['userid'] for r in end_plan(now=END + 1, allow_past=True).rows] == [1, 3]
 
 
 def test_end_before_a_start_is_refused_naming_user_and_course():
-    state = course_state()
-    state.manual_enrolment(2)['timestart'] = END + 50
+    state = CourseState.from_api(answer([ue(2, MANUAL, timestart=END + 50), ue(2, DATABASE)],
+                                        [ra(2, STUDENT, DATABASE)]))
     with pytest.raises(PlanError) as err:
         plan_end_dates(state, END, now=NOW, tz=BERLIN)
     assert "'user2'" in str(err.value) and 'course 2 (KA1)' in str(err.value)
@@ -142,3 +145,98 @@ def test_bad_query_is_refused():
 def test_diff_per_user():
     plan = end_plan(policy='extend')
     assert plan.diff == {'before': {'user2': {'timeend': END - 1000}}, 'after': {'user2': {'timeend': END}}}
+
+
+# ----- which users step 3 selects: Moodle's Participants filters (user/classes/table/participants_search.php)
+
+PAST, SOON = NOW - 86400 * 30, NOW + 86400 * 30
+
+
+def selected(enrolments, assignments, inherited=None, instances=None, **options):
+    state = CourseState.from_api(answer(enrolments, assignments, instances=instances, inherited=inherited))
+    return [r['userid'] for r in plan_end_dates(state, END, now=NOW, tz=BERLIN, **options).rows]
+
+
+def test_expired_manual_enrolment_of_a_former_student_is_not_given_a_new_end():
+    # Status 0 and the student role, but ended a month ago and in no other enrolment: the Participants
+    # filter "Status: Active" does not list this user, so the manual procedure gives no new end.
+    enrolments = [ue(1, MANUAL, timeend=PAST), ue(2, MANUAL)]
+    assignments = [ra(1, STUDENT), ra(2, STUDENT)]
+    assert selected(enrolments, assignments) == [2]
+    assert selected(enrolments, assignments, status='suspended') == [1]
+    assert selected(enrolments, assignments, status='any') == [1, 2]
+
+
+@pytest.mark.parametrize('name,manual,other,active', [
+    ('expired manual, active database', ue(1, MANUAL, timeend=PAST), ue(1, DATABASE), True),
+    ('suspended manual, active cohort', ue(1, MANUAL, SUSPENDED), ue(1, COHORT), True),
+    ('manual not started yet, nothing else', ue(1, MANUAL, timestart=SOON), None, False),
+    ('expired manual, database ended too', ue(1, MANUAL, timeend=PAST), ue(1, DATABASE, timeend=PAST), False),
+    ('expired manual, suspended database', ue(1, MANUAL, timeend=PAST), ue(1, DATABASE, SUSPENDED), False),
+    ('manual ending later, nothing else', ue(1, MANUAL, timeend=SOON), None, True),
+])
+def test_active_means_at_least_one_active_enrolment_by_any_method(name, manual, other, active):
+    enrolments = [manual] + ([other] if other else [])
+    assert selected(enrolments, [ra(1, STUDENT)]) == ([1] if active else []), name
+
+
+def test_an_enrolment_in_a_disabled_instance_is_not_active():
+    instances = [instance(MANUAL), instance(DATABASE, status=1)]
+    enrolments = [ue(1, MANUAL, timeend=PAST), ue(1, DATABASE)]
+    assert selected(enrolments, [ra(1, STUDENT)], instances=instances) == []
+    assert selected(enrolments, [ra(1, STUDENT)], instances=instances, status='suspended') == [1]
+
+
+def test_a_user_can_be_active_and_suspended_at_once():
+    enrolments = [ue(1, MANUAL, SUSPENDED), ue(1, DATABASE)]
+    for status in ('active', 'suspended'):
+        assert selected(enrolments, [ra(1, STUDENT)], status=status) == [1]
+
+
+def test_now_is_rounded_to_100_seconds_like_the_participants_page():
+    assert (participants_now(1780000049), participants_now(1780000050)) == (1780000000, 1780000100)
+    state = CourseState.from_api(answer([ue(1, MANUAL, timeend=1780000080)], [ra(1, STUDENT)]))
+    assert plan_end_dates(state, END, now=1780000049).counts()['selected'] == 1
+    assert plan_end_dates(state, END, now=1780000050).counts()['selected'] == 0, 'rounded to ...100: ended'
+
+
+def test_deleted_accounts_are_never_selected():
+    assert selected([ue(1, MANUAL, deleted=1), ue(2, MANUAL)], [ra(1, STUDENT), ra(2, STUDENT)]) == [2]
+
+
+def test_a_role_assigned_in_the_category_counts_for_the_roles_filter():
+    enrolments = [ue(1, MANUAL), ue(2, MANUAL)]
+    assert selected(enrolments, [], inherited=[inherited_ra(1, STUDENT), inherited_ra(2, TEACHER, 10)]) == [1]
+    assert selected(enrolments, [], inherited=[inherited_ra(2, TEACHER, 10)], roles=['editingteacher']) == [2]
+
+
+def test_a_role_assigned_in_the_category_is_neither_a_manual_copy_nor_backed_up():
+    course = answer([ue(1, DATABASE), ue(1, MANUAL)], [ra(1, STUDENT, DATABASE)],
+                    inherited=[inherited_ra(1, TEACHER), inherited_ra(1, STUDENT)])
+    state = CourseState.from_api(course)
+    assert state.manual_roleids(1) == set()
+    assert state.role_shortnames(1) == ['editingteacher', 'student']
+    backup = backup_from_state(state, ['database', 'manual'], SITE, '2026-08-20T10:00:00Z')
+    assert [(row['enrol'], [r['shortname'] for r in row['roles']]) for row in backup['enrolments']] == [
+        ('manual', []), ('database', ['student'])]
+
+
+# ----- the dry run: assume_enrolments of moodle_set_enrol_end selects with the same rule
+
+def assumed(userid, status='active', timestart=0, timeend=0, roles=('student',)):
+    return {'userid': userid, 'username': 'user%d' % userid, 'status': status, 'timestart': timestart,
+            'timeend': timeend, 'roles': list(roles)}
+
+
+def test_assumed_enrolments_are_in_an_enabled_instance_and_selected_like_real_ones():
+    from ansible_collections.cemu.moodle.plugins.modules.moodle_set_enrol_end import with_assumed_enrolments
+    disabled_manual = [instance(MANUAL, status=1), instance(DATABASE)]
+    real = CourseState.from_api(answer([ue(1, DATABASE, SUSPENDED), ue(3, DATABASE, SUSPENDED)],
+                                       [ra(1, STUDENT, DATABASE)], instances=disabled_manual,
+                                       inherited=[inherited_ra(3, STUDENT)]))
+    state = with_assumed_enrolments(real, [assumed(1), assumed(2, timeend=PAST), assumed(3, roles=[])])
+    plan = plan_end_dates(state, END, now=NOW, tz=BERLIN)
+    # 1: the assumed manual enrolment is active (the restore enables the instance); 2: it ended, and the
+    # user has no other enrolment; 3: active, and a student through the category only
+    assert [r['userid'] for r in plan.rows] == [1, 3]
+    assert state.manual_roleids(3) == set(), 'a category role is not turned into a course assignment'

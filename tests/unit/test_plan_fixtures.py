@@ -3,9 +3,10 @@
 """Small builders for course-enrolment answers, shared by the plan and module tests (no tests here)."""
 
 MANUAL, DATABASE, COHORT, DISABLED_MANUAL = 10, 12, 13, 9
-TEACHER, STUDENT = 3, 5
+MANAGER, TEACHER, STUDENT = 1, 3, 5
 ENROL_OF = {MANUAL: 'manual', DATABASE: 'database', COHORT: 'cohort', DISABLED_MANUAL: 'manual'}
-ROLES = [{'id': TEACHER, 'shortname': 'editingteacher', 'name': 'Teacher'},
+ROLES = [{'id': MANAGER, 'shortname': 'manager', 'name': 'Manager'},
+         {'id': TEACHER, 'shortname': 'editingteacher', 'name': 'Teacher'},
          {'id': STUDENT, 'shortname': 'student', 'name': 'Student'}]
 SITE = {'url': 'https://moodle.example.edu', 'release': '4.5 (Build: 20241007)', 'siteid': 1}
 COURSE = {'id': 2, 'shortname': 'KA1', 'idnumber': 'KA-2026-1', 'fullname': 'Keep access 1'}
@@ -31,7 +32,13 @@ def ra(userid, roleid, enrolid=None):
             'component': 'enrol_' + ENROL_OF[enrolid], 'itemid': enrolid}
 
 
-def answer(userenrolments=(), roleassignments=(), instances=None, timezone='Europe/Berlin'):
+def inherited_ra(userid, roleid, contextlevel=40):
+    """A role assignment in a parent context of the course (category by default)."""
+    return {'id': 900000 + userid * 10 + roleid, 'userid': userid, 'roleid': roleid, 'roleshortname': '',
+            'contextid': 7 if contextlevel == 40 else 1, 'contextlevel': contextlevel}
+
+
+def answer(userenrolments=(), roleassignments=(), instances=None, timezone='Europe/Berlin', inherited=None):
     return {
         'course': dict(COURSE),
         'instances': instances if instances is not None else [instance(MANUAL), instance(DATABASE),
@@ -42,6 +49,7 @@ def answer(userenrolments=(), roleassignments=(), instances=None, timezone='Euro
         'timezone': timezone,
         'pluginversion': 2026112900,
         'nextfromuserid': 0,
+        **({'inheritedroleassignments': list(inherited)} if inherited is not None else {}),
     }
 
 

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ACTIVE, SUSPENDED, CourseState, PlanError, backup_from_state, plan_restore, plan_undo)
 from tests.unit.test_plan_fixtures import (
-    COHORT, DATABASE, DISABLED_MANUAL, MANUAL, SITE, STUDENT, TEACHER, answer, apply_rows, instance, ra,
+    COHORT, DATABASE, DISABLED_MANUAL, MANAGER, MANUAL, SITE, STUDENT, TEACHER, answer, apply_rows, instance, ra,
     remove_rows, ue)
 
 U = 21  # the user every merge case is about
@@ -23,29 +23,41 @@ def restore(course_answer, backup, **options):
     return plan_restore(backup, CourseState.from_api(course_answer), **options)
 
 
+FUTURE = 1900000000
+
+# enrol_manual's restore_user_enrolment() (enrol/manual/lib.php, identical in 4.5 and 5.1), applied to each
+# backed-up row in the order of its instance in the backup (here database before cohort).
 # (name, existing manual enrolment or None, backed-up rows [(instance, status, timestart, timeend)],
 #  expected category, expected manual enrolment afterwards (status, timestart, timeend))
 MERGE_CASES = [
     ('new from one active row', None, [(DATABASE, ACTIVE, 100, 0)],
      'created', (ACTIVE, 100, 0)),
-    ('new: earliest start and latest end of active rows', None,
+    ('new: the second active row merges (earlier start and earlier end)', None,
      [(DATABASE, ACTIVE, 100, 500), (COHORT, ACTIVE, 50, 400)], 'created', (ACTIVE, 50, 500)),
-    ('new: no end (0) beats any end', None,
+    ('new: the second active row merges (later start, no end)', None,
      [(DATABASE, ACTIVE, 100, 500), (COHORT, ACTIVE, 200, 0)], 'created', (ACTIVE, 100, 0)),
+    ('new: the second active row starting earlier and ending later changes nothing', None,
+     [(DATABASE, ACTIVE, 100, 500), (COHORT, ACTIVE, 50, 900)], 'created', (ACTIVE, 100, 500)),
     ('new: suspended rows do not widen an active merge', None,
      [(DATABASE, ACTIVE, 100, 500), (COHORT, SUSPENDED, 10, 0)], 'created', (ACTIVE, 100, 500)),
-    ('new: active if any row is active, in either order', None,
+    ('new: an active row after a suspended one overwrites it', None,
      [(DATABASE, SUSPENDED, 0, 0), (COHORT, ACTIVE, 300, 900)], 'created', (ACTIVE, 300, 900)),
-    ('new: all rows suspended gives a suspended enrolment', None,
-     [(DATABASE, SUSPENDED, 100, 500), (COHORT, SUSPENDED, 50, 0)], 'created', (SUSPENDED, 50, 0)),
-    ('active manual + active row: earlier start taken', (ACTIVE, 300, 600), [(DATABASE, ACTIVE, 100, 500)],
-     'updated', (ACTIVE, 100, 600)),
+    ('new: all rows suspended: the last row wins', None,
+     [(DATABASE, SUSPENDED, 50, 0), (COHORT, SUSPENDED, 100, 500)], 'created', (SUSPENDED, 100, 500)),
+    ('active manual + active row ending earlier: written, earlier start taken', (ACTIVE, 300, 600),
+     [(DATABASE, ACTIVE, 100, 500)], 'updated', (ACTIVE, 100, 600)),
     ('active manual + active row without end: end removed', (ACTIVE, 300, 600), [(DATABASE, ACTIVE, 400, 0)],
      'updated', (ACTIVE, 300, 0)),
-    ('active manual without end keeps no end', (ACTIVE, 300, 0), [(DATABASE, ACTIVE, 100, 500)],
-     'updated', (ACTIVE, 100, 0)),
-    ('active manual + later end taken', (ACTIVE, 100, 500), [(DATABASE, ACTIVE, 100, 900)],
-     'updated', (ACTIVE, 100, 900)),
+    ('active manual + row starting and ending later: later end taken', (ACTIVE, 100, 500),
+     [(DATABASE, ACTIVE, 200, 900)], 'updated', (ACTIVE, 100, 900)),
+    ('active manual + row only starting earlier: nothing written', (ACTIVE, 300, 600),
+     [(DATABASE, ACTIVE, 100, 600)], 'unchanged', (ACTIVE, 300, 600)),
+    ('active manual + row only ending later: nothing written', (ACTIVE, 100, 500),
+     [(DATABASE, ACTIVE, 100, 900)], 'unchanged', (ACTIVE, 100, 500)),
+    ('active manual without end + row starting earlier: nothing written', (ACTIVE, 300, 0),
+     [(DATABASE, ACTIVE, 100, 500)], 'unchanged', (ACTIVE, 300, 0)),
+    ('a manual enrolment starting in the future keeps its start', (ACTIVE, FUTURE, 0),
+     [(DATABASE, ACTIVE, 0, 0)], 'unchanged', (ACTIVE, FUTURE, 0)),
     ('active manual already covering the row is unchanged', (ACTIVE, 50, 0), [(DATABASE, ACTIVE, 100, 500)],
      'unchanged', (ACTIVE, 50, 0)),
     ('a suspended row never changes an active manual enrolment', (ACTIVE, 300, 600),
@@ -83,7 +95,7 @@ def test_second_restore_changes_nothing(name, existing, rows, category, expected
 
 
 def test_rows_sent_carry_only_what_changes():
-    course = merge_answer((ACTIVE, 300, 600), [(DATABASE, ACTIVE, 100, 600)])
+    course = merge_answer((ACTIVE, 300, 600), [(DATABASE, ACTIVE, 100, 500)])
     assert restore(course, backup_of(course)).rows == [{'userid': U, 'timestart': 100}]
 
 
@@ -92,6 +104,28 @@ def test_row_of_a_disabled_instance_comes_back_suspended():
                     instances=[instance(MANUAL), instance(DATABASE, status=1)])
     plan = restore(course, backup_of(course))
     assert plan.rows == [{'userid': U, 'status': SUSPENDED, 'timestart': 0, 'timeend': 0}]
+
+
+def test_row_of_a_disabled_instance_still_merges_into_an_active_manual_enrolment():
+    # restore_user_enrolment() downgrades only when the user has no active manual enrolment.
+    course = answer([ue(U, DATABASE, ACTIVE, 100, 500), ue(U, MANUAL, ACTIVE, 300, 600)],
+                    instances=[instance(MANUAL), instance(DATABASE, status=1)])
+    plan = restore(course, backup_of(course))
+    assert plan.rows == [{'userid': U, 'timestart': 100}] and [u['userid'] for u in plan.updated] == [U]
+
+
+@pytest.mark.parametrize('order,expected', [
+    # The disabled cohort row comes first: created suspended, then the database row overwrites it.
+    ([COHORT, DATABASE], {'status': ACTIVE, 'timestart': 100, 'timeend': 500}),
+    # The database row comes first: created active; the disabled cohort's active row then merges
+    # (it has no end while the manual enrolment has one).
+    ([DATABASE, COHORT], {'status': ACTIVE, 'timestart': 50, 'timeend': 0}),
+])
+def test_rows_are_merged_in_the_order_of_their_instances_in_the_backup(order, expected):
+    instances = [instance(MANUAL)] + [instance(iid, status=1 if iid == COHORT else 0) for iid in order]
+    course = answer([ue(U, DATABASE, ACTIVE, 100, 500), ue(U, COHORT, ACTIVE, 50, 0)], instances=instances)
+    [row] = restore(course, backup_of(course)).rows
+    assert row == dict(expected, userid=U)
 
 
 def test_roles_held_through_converted_enrolments_get_manual_copies():
@@ -174,12 +208,60 @@ def test_query_that_does_not_give_rows_is_refused(query):
     assert err.value.option == 'query' and query in str(err.value)
 
 
-def test_backed_up_role_missing_from_the_site_is_refused():
+def test_backed_up_role_missing_from_the_site_is_skipped_for_that_user_only():
+    course = answer([ue(1, DATABASE), ue(2, DATABASE)],
+                    [ra(1, STUDENT, DATABASE), ra(1, TEACHER, DATABASE), ra(2, STUDENT, DATABASE)])
+    backup = backup_of(course)
+    backup['enrolments'][0]['roles'][0].update(roleid=77, shortname='gone')
+    plan = restore(course, backup)
+    assert plan.rows == [{'userid': 1, 'status': ACTIVE, 'timestart': 0, 'timeend': 0, 'roleids': [STUDENT]},
+                         {'userid': 2, 'status': ACTIVE, 'timestart': 0, 'timeend': 0, 'roleids': [STUDENT]}]
+    assert plan.roles_skipped == [{'userid': 1, 'username': 'user1', 'reason': 'role_missing', 'role': 'gone'}]
+    assert plan.counts()['roles_skipped'] == 1 and plan.counts()['created'] == 2
+
+
+def test_backed_up_role_is_found_by_its_short_name_like_moodles_restore():
     course = answer([ue(1, DATABASE)], [ra(1, STUDENT, DATABASE)])
     backup = backup_of(course)
-    backup['enrolments'][0]['roles'][0]['roleid'] = 77
-    with pytest.raises(PlanError, match="id 77.*user1.*KA1"):
-        restore(course, backup)
+    backup['enrolments'][0]['roles'][0]['roleid'] = 77      # the role was deleted and made again: new id
+    assert restore(course, backup).rows[0]['roleids'] == [STUDENT]
+
+
+def manager_course(assignable):
+    course = answer([ue(1, DATABASE), ue(2, DATABASE), ue(3, DATABASE), ue(3, MANUAL)],
+                    [ra(1, STUDENT, DATABASE), ra(2, MANAGER, DATABASE), ra(2, STUDENT, DATABASE),
+                     ra(3, MANAGER, DATABASE), ra(3, MANAGER)])
+    course['assignableroles'] = assignable
+    return course
+
+
+def test_role_the_caller_may_not_assign_is_skipped_and_the_enrolment_converted_anyway():
+    course = manager_course([TEACHER, STUDENT])
+    plan = restore(course, backup_of(course))
+    assert plan.rows == [{'userid': 1, 'status': ACTIVE, 'timestart': 0, 'timeend': 0, 'roleids': [STUDENT]},
+                         {'userid': 2, 'status': ACTIVE, 'timestart': 0, 'timeend': 0, 'roleids': [STUDENT]}]
+    assert plan.roles_skipped == [{'userid': 2, 'username': 'user2', 'reason': 'role_not_assignable',
+                                   'role': 'manager'}], 'user 3 already holds a manual manager copy'
+    assert [u['userid'] for u in plan.created] == [1, 2] and [u['userid'] for u in plan.unchanged] == [3]
+    assert plan.assigned_roles == [{'userid': 1, 'roleid': STUDENT}, {'userid': 2, 'roleid': STUDENT}]
+
+
+def test_without_the_assignable_list_every_role_is_planned_and_moodles_refusal_is_taken_in():
+    course = manager_course(None)          # a companion plugin older than 2026120100
+    del course['assignableroles']
+    assert restore(course, backup_of(course)).rows[1]['roleids'] == [MANAGER, STUDENT]
+    refused = restore(course, backup_of(course), refused_roles=[MANAGER])
+    assert refused.rows[1]['roleids'] == [STUDENT] and refused.roles_skipped[0]['role'] == 'manager'
+
+
+def test_roles_skipped_by_the_apply_call_leave_the_record_and_are_reported():
+    course = manager_course([TEACHER, STUDENT, MANAGER])
+    plan = restore(course, backup_of(course))
+    plan.take_rolesskipped([{'userid': 2, 'ueid': 7, 'result': 'created', 'rolesassigned': [STUDENT],
+                             'rolesskipped': [MANAGER]}])
+    assert {'userid': 2, 'roleid': MANAGER} not in plan.assigned_roles
+    assert plan.roles_skipped == [{'userid': 2, 'username': 'user2', 'reason': 'role_not_assignable',
+                                   'role': 'manager'}]
 
 
 def test_plan_without_manual_instance_creates_everyone():
@@ -188,37 +270,28 @@ def test_plan_without_manual_instance_creates_everyone():
 
 
 def test_disabled_manual_instance_is_used_once_enabled():
-    course = answer([ue(1, DATABASE), ue(1, DISABLED_MANUAL, timestart=5)],
+    course = answer([ue(1, DATABASE), ue(1, DISABLED_MANUAL, timestart=5, timeend=900)],
                     instances=[instance(DISABLED_MANUAL, status=1), instance(DATABASE)])
     state = CourseState.from_api(course)
     assert state.manual_instance is None
     plan = plan_restore(backup_of(course), state, manual_instance=state.manual_instance_after_ensure())
-    assert [u['userid'] for u in plan.updated] == [1] and plan.rows == [{'userid': 1, 'timestart': 0}]
+    assert [u['userid'] for u in plan.updated] == [1] and plan.rows == [{'userid': 1, 'timestart': 0, 'timeend': 0}]
 
 
 def test_diff_shows_each_changed_user_before_and_after():
-    course = answer([ue(1, DATABASE), ue(2, DATABASE), ue(2, MANUAL, timestart=50)],
+    course = answer([ue(1, DATABASE), ue(2, DATABASE), ue(2, MANUAL, timestart=50, timeend=900)],
                     [ra(1, STUDENT, DATABASE)])
     diff = restore(course, backup_of(course)).diff
-    assert diff['before'] == {'user2': {'status': 'active', 'timestart': 50, 'timeend': 0, 'roles': []}}
+    assert diff['before'] == {'user2': {'status': 'active', 'timestart': 50, 'timeend': 900, 'roles': []}}
     assert diff['after'] == {'user1': {'status': 'active', 'timestart': 0, 'timeend': 0, 'roles': ['student']},
                              'user2': {'status': 'active', 'timestart': 0, 'timeend': 0, 'roles': []}}
-
-
-def test_drop_user_moves_a_planned_user_to_skipped():
-    course = answer([ue(1, DATABASE), ue(2, DATABASE)], [ra(1, STUDENT, DATABASE)])
-    plan = restore(course, backup_of(course))
-    plan.drop_user(1, 'deleted')
-    assert [r['userid'] for r in plan.rows] == [2] and plan.assigned_roles == []
-    assert plan.skipped == [{'userid': 1, 'username': 'user1', 'reason': 'deleted'}]
-    assert 'user1' not in plan.diff['after'] and plan.counts()['created'] == 1
 
 
 # ------------------------------------------------------------------ undo
 
 def restored_course():
     """user1 new (database), user2 had an active manual enrolment that the restore widened, user3 untouched."""
-    course = answer([ue(1, DATABASE), ue(2, DATABASE, timestart=10), ue(2, MANUAL, timestart=50),
+    course = answer([ue(1, DATABASE), ue(2, DATABASE, timestart=10), ue(2, MANUAL, timestart=50, timeend=900),
                      ue(3, MANUAL), ue(3, DATABASE)],
                     [ra(1, STUDENT, DATABASE), ra(2, STUDENT, DATABASE), ra(3, STUDENT), ra(3, STUDENT, DATABASE)])
     plan = restore(course, backup_of(course))
@@ -231,7 +304,7 @@ def test_undo_removes_only_what_the_restore_created():
     undo = plan_undo(record, CourseState.from_api(course))
     assert undo.remove_rows == [{'userid': 1, 'unenrol': 1, 'roleids': [STUDENT]},
                                 {'userid': 2, 'unenrol': 0, 'roleids': [STUDENT]}]
-    assert undo.revert_rows == [{'userid': 2, 'timestart': 50}]
+    assert undo.revert_rows == [{'userid': 2, 'timestart': 50, 'timeend': 900}]
     assert [u['userid'] for u in undo.removed] == [1]
 
 
@@ -242,6 +315,7 @@ def test_undo_twice_changes_nothing_the_second_time():
     apply_rows(course, undo.revert_rows)
     state = CourseState.from_api(course)
     assert state.manual_enrolment(1) is None and state.manual_enrolment(2)['timestart'] == 50
+    assert state.manual_enrolment(2)['timeend'] == 900
     assert state.manual_enrolment(3) is not None and state.manual_roleids(3) == {STUDENT}
     assert not plan_undo(record, state).changed
 
@@ -250,7 +324,7 @@ def test_undo_leaves_a_field_changed_since_the_restore():
     course, record = restored_course()
     [manual] = [u for u in course['userenrolments'] if u['userid'] == 2 and u['enrolid'] == MANUAL]
     manual['timestart'] = 5
-    assert plan_undo(record, CourseState.from_api(course)).revert_rows == []
+    assert plan_undo(record, CourseState.from_api(course)).revert_rows == [{'userid': 2, 'timeend': 900}]
 
 
 # ------------------------------------------------------------------ settled users

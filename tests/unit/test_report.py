@@ -20,7 +20,8 @@ RESTORE = {'changed': True, 'backup_file': BACKUP['backup_file'],
            'created': [{'userid': 5, 'username': 'student0001'}, {'userid': 6, 'username': 'student0002'}],
            'updated': [{'userid': 7, 'username': 'student0003'}],
            'unchanged': [{'userid': 8, 'username': 'teacher01'}],
-           'skipped': [{'userid': 9, 'username': 'student0009', 'reason': 'deleted'}],
+           'skipped': [{'userid': 9, 'username': 'student0009', 'reason': 'deleted'},
+                       {'userid': 11, 'username': 'manager01', 'reason': 'role_not_assignable', 'role': 'manager'}],
            'kept_suspended': [{'userid': 10, 'username': 'student0010'}]}
 END = {'changed': True, 'end': 1806537599, 'end_iso': '2027-03-31T23:59:59+02:00',
        'changed_users': [{'userid': 5, 'username': 'student0001'}, {'userid': 6, 'username': 'student0002'}],
@@ -39,6 +40,7 @@ def test_course_result_counts_converted_end_dates_and_skipped_users_with_reasons
     assert record['end'] == '2027-03-31T23:59:59+02:00'
     assert record['backup_file'] == BACKUP['backup_file']
     assert record['skipped'] == [{'username': 'student0009', 'reason': 'deleted'},
+                                 {'username': 'manager01', 'reason': 'role_not_assignable', 'role': 'manager'},
                                  {'username': 'student0010', 'reason': 'kept_suspended'}]
 
 
@@ -83,7 +85,7 @@ def test_report_totals_and_failed_courses():
     report = keep_access_report(records(), generated_at='2026-08-20T10:00:00Z')
     summary = report['summary']
     assert summary['totals'] == {'courses': 3, 'changed': 1, 'ok': 1, 'failed': 1,
-                                 'converted': 6, 'end_dates_set': 4, 'skipped': 4}
+                                 'converted': 6, 'end_dates_set': 4, 'skipped': 6}
     assert summary['failed'] == [{'site': SITE, 'course': 'KA4', 'step': 'Restore them as manual enrolments',
                                   'message': 'no manual instance'}]
     assert [c['course'] for c in summary['courses']] == ['KA1', 'KA2', 'KA4']
@@ -109,7 +111,7 @@ def test_report_csv_has_one_row_per_course_with_skip_reasons():
     assert tuple(rows[0].keys()) == CSV_COLUMNS
     ka1 = rows[0]
     assert (ka1['course'], ka1['status'], ka1['converted'], ka1['end_dates_set']) == ('KA1', 'changed', '3', '2')
-    assert ka1['skipped_reasons'] == 'deleted: 1; kept_suspended: 1'
+    assert ka1['skipped_reasons'] == 'deleted: 1; kept_suspended: 1; role_not_assignable manager: 1'
     assert rows[2]['message'] == 'no manual instance' and rows[2]['status'] == 'failed'
 
 
@@ -118,6 +120,7 @@ def test_table_shows_each_course_totals_and_the_failure():
     assert 'check mode' in table[0]
     ka1_line = next(line for line in table if line.startswith('KA1 '))
     assert 'changed' in ka1_line and 'enrolments-20260820T100000.000000Z.json' in ka1_line
+    assert 'role_not_assignable manager: 1' in ka1_line, 'a role copy not given is listed with its role'
     assert '/b/moodle.example.edu' not in ka1_line
     assert any(line.startswith('totals: 3 courses (1 changed, 1 ok, 1 failed)') for line in table)
     assert table[-1] == 'FAILED KA4 [Restore them as manual enrolments]: no manual instance'

@@ -7,6 +7,7 @@ and a restore in check mode returns the manual enrolments the real run then leav
 """
 
 import json
+import time
 from unittest import mock
 
 import pytest
@@ -14,9 +15,13 @@ import pytest
 from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.cemu.moodle.plugins.modules import moodle_backup_enrolments, moodle_restore_manual
+from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
+from ansible_collections.cemu.moodle.plugins.module_utils.plan import CourseState, backup_from_state, plan_restore
+from ansible_collections.cemu.moodle.plugins.modules import (
+    moodle_backup_enrolments, moodle_restore_manual, moodle_set_enrol_end)
 from tests.integration.evidence import write_calls
 from tests.simulator import Simulator
+from tests.unit.test_plan_fixtures import DATABASE, SITE, answer, ra, ue
 
 TOKEN = 'modules-unit-token-8c1d'
 T0 = 1767225600                  # 2026-01-01T00:00:00Z
@@ -225,3 +230,103 @@ def test_the_rest_endpoint_as_moodle_url_keeps_the_same_backups(sim, capsys, tmp
     assert again['changed'] is False and again['backup_file'] == first['backup_file']
     assert not restored.get('failed'), restored.get('msg')
     assert restored['backup_file'] == first['backup_file']
+
+
+# --- roles the token's user may not assign -------------------------------------------------------
+
+def manager_course(sim, shortname):
+    """Database enrolments: two students and a manager (role id 1), as seen on a real Moodle 4.5."""
+    course = sim.add_course(shortname)
+    sim.add_instance(course, 'manual')
+    database = sim.add_instance(course, 'database')
+    users = dict((name, sim.add_user('%s-%s' % (shortname.lower(), name))) for name in ('s1', 's2', 'boss'))
+    sim.enrol(database, users['s1'])
+    sim.enrol(database, users['s2'])
+    sim.enrol(database, users['boss'], 1)
+    return course, users
+
+
+def test_a_role_the_service_user_may_not_assign_is_skipped_and_the_course_converted(sim, capsys, tmp_path):
+    course, users = manager_course(sim, 'MGR1')
+    service_token = 'least-privilege-token-mgr1'
+    sim.add_service_token(service_token)
+    options = {'course': 'MGR1', 'backup_dir': str(tmp_path), 'moodle_token': service_token}
+    run(moodle_backup_enrolments, sim, capsys, **options)
+
+    checked = run(moodle_restore_manual, sim, capsys, check=True, **options)
+    restored = run(moodle_restore_manual, sim, capsys, **options)
+    again = run(moodle_restore_manual, sim, capsys, **options)
+
+    assert not restored.get('failed'), restored.get('msg')
+    assert sorted(u['username'] for u in restored['created']) == ['mgr1-boss', 'mgr1-s1', 'mgr1-s2']
+    skipped = [{'userid': users['boss'], 'username': 'mgr1-boss', 'reason': 'role_not_assignable', 'role': 'manager'}]
+    assert restored['skipped'] == checked['skipped'] == skipped
+    assert restored['counts']['roles_skipped'] == 1 and restored['counts']['skipped'] == 0
+    assert manual_enrolments_now(sim, course)['mgr1-boss']['roles'] == ['manager'], 'only its database role'
+    assert manual_enrolments_now(sim, course)['mgr1-s1']['roles'] == ['student']
+    assert (again['changed'], again['skipped']) == (False, skipped)
+
+
+class FakeApi:
+    """apply_manual answering like a companion plugin older than 2026120100 (cannotassignrole for the call)."""
+
+    def __init__(self, refused):
+        self.refused, self.calls = refused, []
+
+    def apply_manual(self, courseid, rows, send_welcome):
+        self.calls.append([dict(row) for row in rows])
+        if any(self.refused in row.get('roleids', ()) for row in rows):
+            raise MoodleError('Role id %d cannot be assigned in course %d: ...' % (self.refused, courseid),
+                              function='local_keepaccess_apply_manual_enrolments', errorcode='cannotassignrole')
+        return [{'userid': row['userid'], 'ueid': 1, 'result': 'created', 'rolesassigned': row.get('roleids', [])}
+                for row in rows]
+
+
+class FakeModule:
+    def __init__(self, api):
+        self.api, self.course, self.params = api, {'id': 2}, {'send_welcome': False}
+
+
+def test_an_older_plugin_refusing_a_role_for_the_whole_call_gets_it_again_without_that_role():
+    course = answer([ue(1, DATABASE), ue(2, DATABASE)], [ra(1, STUDENT, DATABASE), ra(2, 1, DATABASE)])
+    state = CourseState.from_api(course)
+    backup = backup_from_state(state, ['database'], SITE, '2026-08-20T10:00:00Z')
+    api = FakeApi(refused=1)
+
+    applied = moodle_restore_manual.apply_plan(
+        FakeModule(api), plan_restore(backup, state),
+        lambda deleted, refused: plan_restore(backup, state, deleted=deleted, refused_roles=refused))
+
+    assert [[row.get('roleids') for row in call] for call in api.calls] == [[[STUDENT], [1]], [[STUDENT], None]]
+    assert applied.roles_skipped == [{'userid': 2, 'username': 'user2', 'reason': 'role_not_assignable',
+                                      'role': 'manager'}]
+    assert [u['userid'] for u in applied.created] == [1, 2]
+
+
+# --- moodle_set_enrol_end selects like the Participants page ---------------------------------------
+
+def test_end_dates_go_to_active_participants_with_the_role_from_the_course_or_its_category(sim, capsys):
+    course = sim.add_course('SEL1')
+    manual, database = sim.add_instance(course, 'manual'), sim.add_instance(course, 'database')
+    names = ('current', 'former', 'catstudent', 'viadatabase', 'teacher')
+    users = dict((name, sim.add_user('sel1-' + name)) for name in names)
+    month_ago = int(time.time()) - 30 * 86400
+    sim.enrol(manual, users['current'], STUDENT)
+    sim.enrol(manual, users['former'], STUDENT, timeend=month_ago)            # ended, in no source
+    sim.enrol(manual, users['catstudent'])                                   # student only in the category
+    sim.assign_category_role(sim.state.course(course)['category'], users['catstudent'], STUDENT)
+    sim.enrol(manual, users['viadatabase'], STUDENT, timeend=month_ago)       # ended manual, active database
+    sim.enrol(database, users['viadatabase'], STUDENT)
+    sim.enrol(manual, users['teacher'], EDITINGTEACHER)
+
+    result = run(moodle_set_enrol_end, sim, capsys, course='SEL1', end=str(E1 + 86400 * 365))
+
+    assert not result.get('failed'), result.get('msg')
+    assert sorted(u['username'] for u in result['changed_users']) == [
+        'sel1-catstudent', 'sel1-current', 'sel1-viadatabase']
+    suspended = run(moodle_set_enrol_end, sim, capsys, check=True, course='SEL1', end=str(E1 + 86400 * 365),
+                    status='suspended')
+    # "Suspended": at least one enrolment that is not active: only the former student now (the first run
+    # gave sel1-viadatabase's manual enrolment a future end, so it is active again).
+    assert suspended['counts'] == {'selected': 1, 'changed': 1, 'unchanged': 0}
+    assert [u['username'] for u in suspended['changed_users']] == ['sel1-former']

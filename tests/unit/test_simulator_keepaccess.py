@@ -59,12 +59,13 @@ def demo(server):
 # ----- get_course_enrolments ----------------------------------------------------------------
 def test_mixed_course_answer_shape(demo):
     answer = demo.enrolments('MIX301')
-    assert set(answer) == {'course', 'instances', 'userenrolments', 'roleassignments', 'roles', 'timezone',
-                           'pluginversion', 'nextfromuserid'}
+    assert set(answer) == {'course', 'instances', 'userenrolments', 'roleassignments', 'inheritedroleassignments',
+                           'roles', 'assignableroles', 'timezone', 'pluginversion', 'nextfromuserid'}
     assert [(i['enrol'], i['sendwelcome'], bool(i['cohortid'])) for i in answer['instances']] == [
         ('manual', 1, False), ('database', 0, False), ('cohort', 0, True)]
     assert answer['course']['idnumber'] == 'DEMO-MIX301' and answer['nextfromuserid'] == 0
     assert (answer['timezone'], answer['pluginversion']) == ('Europe/Berlin', 2026120110)
+    assert (answer['inheritedroleassignments'], answer['assignableroles']) == ([], [1, 3, 4, 5])
     statuses = {(ue['enrol'], ue['status']) for ue in answer['userenrolments']}
     assert statuses == {('database', 0), ('cohort', 0), ('manual', 0), ('manual', 1)}
     keys = [(ue['userid'], ue['id']) for ue in answer['userenrolments']]
@@ -127,7 +128,6 @@ def test_welcome_only_when_asked_and_only_for_created_rows(demo):
     ({'userid': 1}, 'guestuser'),
     ({'userid': 'FIRST'}, 'duplicateuser'),
     ({'userid': 'SECOND', 'timestart': T1, 'timeend': T0}, 'invalidtimes'),
-    ({'userid': 'SECOND', 'roleids': [8]}, 'cannotassignrole'),
     ({'userid': 'SECOND', 'status': 2}, 'invalidstatus'),
     ({'userid': 'SECOND', 'timestart': -1}, 'invalidtimes'),
 ])
@@ -137,6 +137,14 @@ def test_apply_errors_apply_nothing(demo, bad_row, errorcode):
     before = demo.enrolments('DB101')
     assert demo.apply('DB101', [{'userid': first, 'roleids': [5]}, bad_row])['errorcode'] == errorcode
     assert demo.enrolments('DB101') == before
+
+
+def test_apply_skips_a_role_not_assignable_in_a_course_and_applies_the_row(demo):
+    first, second = demo.users_of('DB101', 'database')[:2]
+    rows = demo.apply('DB101', [{'userid': first, 'roleids': [5]}, {'userid': second, 'roleids': [8, 5]}])
+    assert [(r['result'], r['rolesassigned'], r['rolesskipped']) for r in rows] == [
+        ('created', [5], []), ('created', [5], [8])]
+    assert 8 not in {ra['roleid'] for ra in demo.enrolments('DB101')['roleassignments'] if ra['userid'] == second}
 
 
 def test_apply_refuses_deleted_users_and_courses_without_manual_instance(demo):

@@ -53,7 +53,7 @@ CHECK_ORDER = {
                               "require_capability('moodle/course:enrolreview'", 'page_upper_bound'],
     'apply_manual_enrolments': ['validate_parameters', 'course_target::load', 'validate_context',
                                 "require_capability('enrol/manual:enrol'", 'require_manual_instance()',
-                                'require_unique_users', 'require_real_users', 'require_assignable_roles',
+                                'require_unique_users', 'require_real_users', 'request_checks::assignable_roles',
                                 'course_guard::require_valid_runid', 'course_guard::lock',
                                 'course_guard::require_writable', 'plan_rows',
                                 "require_capability('enrol/manual:manage'", 'start_delegated_transaction',
@@ -84,8 +84,14 @@ HELPER_ORDER = {
     ('classes/local/request_checks.php', 'require_assignable_roles'): [
         "require_capability('moodle/role:assign'", 'get_assignable_roles', "'cannotassignrole'"],
     ('classes/external/apply_manual_enrolments.php', 'plan_row'): ['require_valid_status', 'require_valid_times'],
+    # a role already held is left alone, one the caller may not assign is skipped (never an error);
+    # the history row is written after the row's enrolment and roles
     ('classes/external/apply_manual_enrolments.php', 'apply_plan'): [
-        'enrol_user', 'update_user_enrol', 'role_assign', 'history::record'],
+        'enrol_user', 'update_user_enrol', 'array_unique', '$heldroles[$roleid]', '$assignable[$roleid]',
+        '$skipped[] = $roleid', 'role_assign(', 'history::record', "'rolesskipped' => $skipped"],
+    ('classes/external/get_course_enrolments.php', 'execute'): [
+        "'roleassignments' => $reader->role_assignments", "'inheritedroleassignments' => $reader->inherited_",
+        "'assignableroles' => $reader->assignable_roles()"],
     ('classes/external/remove_manual_enrolments.php', 'remove_row'): [
         'unassign_manual_roles', 'unenrol_user', 'history::record'],
     ('classes/local/course_guard.php', 'claim'): ["'invalidclaim'", 'self::lock', 'require_not_held_by_other',
@@ -93,6 +99,16 @@ HELPER_ORDER = {
     ('classes/local/course_guard.php', 'require_writable'): ['require_not_held_by_other', "'claimrequired'"],
     ('classes/local/history.php', 'record'): ['$before === $after', 'insert_record'],
 }
+# The read's parent-context assignments: only the course's parent contexts, only users enrolled in the course.
+INHERITED_SQL = ['get_parent_context_ids(false)', 'ra.contextid $contextsql', 'FROM {user_enrolments} ue',
+                 'e.courseid = :courseid AND ue.userid = ra.userid', 'ORDER BY ra.userid, ra.id']
+
+
+def test_plugin_reads_parent_context_roles_of_enrolled_users_only():
+    body = method_body(php('classes/local/enrolment_reader.php'), 'inherited_role_assignments')
+    assert in_order(body, INHERITED_SQL)
+    assert 'get_assignable_roles($this->target->context, ROLENAME_SHORT)' in method_body(
+        php('classes/local/enrolment_reader.php'), 'assignable_roles')
 
 
 def in_order(text, calls):
@@ -199,7 +215,7 @@ def site(server):
 
 @pytest.mark.parametrize('function,params', [
     ('get_course_enrolments', {'courseid': KA1}),
-    ('apply_manual_enrolments', {'courseid': KA1, 'enrolments': [{'userid': PROBE, 'roleids': [STUDENT]}]}),
+    ('apply_manual_enrolments', {'courseid': KA1, 'enrolments': [{'userid': PROBE, 'roleids': [STUDENT, MANAGER]}]}),
     ('remove_manual_enrolments',
      {'courseid': KA1, 'enrolments': [{'userid': PROBE, 'unenrol': 1, 'roleids': [STUDENT]}]}),
     ('ensure_manual_instance', {'courseid': KA1}),
@@ -211,6 +227,8 @@ def site(server):
 def test_result_fields_are_the_plugins(site, function, params):
     if function in ('remove_manual_enrolments', 'get_course_history'):
         site.call('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE, 'roleids': [STUDENT]}])
+    if function == 'get_course_enrolments':       # a category role, so that the list has a row to look at
+        site.sim.assign_category_role(site.sim.state.course(KA1)['category'], DATABASE_USER, TEACHER)
     answer = site.call(function, **params)
     answer = answer[0] if isinstance(answer, list) else answer
     source = method_body(php('classes/external/%s.php' % function), 'execute_returns')
@@ -297,16 +315,42 @@ def test_apply_checks_duplicates_then_users_row_by_row(site):
     assert site.error('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': 1}]) == 'guestuser'
 
 
-def test_apply_checks_users_then_roles_then_rows(site):
+def test_apply_checks_users_then_rows_and_skips_roles_it_may_not_assign(site):
     token = site.without('moodle/role:assign')
     assert site.error('apply_manual_enrolments', token, courseid=KA1, enrolments=[
         {'userid': 987654, 'roleids': [STUDENT]}]) == 'unknownuser'
-    assert site.error('apply_manual_enrolments', token, courseid=KA1, enrolments=[
-        {'userid': PROBE, 'roleids': [STUDENT], 'status': 2}]) == 'nopermissions'
-    assert site.call('apply_manual_enrolments', token, courseid=KA1, enrolments=[{'userid': PROBE}])[0]['result'] == \
-        'created', 'without roleids moodle/role:assign is not needed'
     assert site.error('apply_manual_enrolments', courseid=KA1, enrolments=[
-        {'userid': OTHER, 'roleids': [MANAGER], 'status': 2}]) == 'cannotassignrole'
+        {'userid': OTHER, 'roleids': [MANAGER], 'status': 2}]) == 'invalidstatus'
+    [row] = site.call('apply_manual_enrolments', token, courseid=KA1,
+                      enrolments=[{'userid': PROBE, 'roleids': [STUDENT]}])
+    assert (row['result'], row['rolesassigned'], row['rolesskipped']) == ('created', [], [STUDENT]), \
+        'without moodle/role:assign get_assignable_roles() gives nothing: the role is skipped, the row applied'
+    rows = site.call('apply_manual_enrolments', courseid=KA1, enrolments=[
+        {'userid': OTHER, 'roleids': [MANAGER, STUDENT, MANAGER]}, {'userid': PROBE, 'roleids': [STUDENT]}])
+    assert [(r['result'], r['rolesassigned'], r['rolesskipped']) for r in rows] == [
+        ('created', [STUDENT], [MANAGER]), ('unchanged', [STUDENT], [])]
+    assert site.roles(KA1, OTHER) == [(STUDENT, '')]
+
+
+def test_apply_does_not_report_a_role_already_held_as_skipped(site):
+    site.sim.assign_role(KA1, PROBE, MANAGER)
+    [row] = site.call('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE, 'roleids': [MANAGER]}])
+    assert (row['rolesassigned'], row['rolesskipped']) == ([], [])
+
+
+def test_get_lists_category_roles_of_enrolled_users_apart_and_the_roles_the_caller_may_assign(site):
+    category = site.sim.state.course(KA1)['category']
+    site.sim.assign_category_role(category, DATABASE_USER, STUDENT)
+    site.sim.assign_category_role(category, PROBE, TEACHER)          # PROBE is not enrolled in KA1
+    answer = site.call('get_course_enrolments', courseid=KA1)
+    assert [(ra['userid'], ra['roleid'], ra['contextlevel']) for ra in answer['inheritedroleassignments']] == [
+        (DATABASE_USER, STUDENT, 40)]
+    assert all(ra['component'] != '' or ra['userid'] != DATABASE_USER for ra in answer['roleassignments'])
+    assert answer['assignableroles'] == [3, TEACHER, STUDENT], 'by role sortorder: editingteacher, teacher, student'
+    admin = call(site.sim.url, site.sim.token, 'local_keepaccess_get_course_enrolments', {'courseid': KA1})
+    assert admin['assignableroles'] == [MANAGER, 3, TEACHER, STUDENT]
+    page = site.call('get_course_enrolments', courseid=KA1, fromuserid=DATABASE_USER)
+    assert page['inheritedroleassignments'] == [], 'paged with their user'
 
 
 def test_apply_plans_row_by_row_status_before_times(site):

@@ -74,14 +74,12 @@ def refused_writes():
         ('bad_status', APPLY, {'courseid': ka1, 'enrolments': [{'userid': PROBE, 'status': 2}]}, 'invalidstatus'),
         ('unknown_key', APPLY, {'courseid': ka1, 'enrolments': [{'userid': PROBE, 'roleid': STUDENT}]},
          'Parameter validation: invalidparameter.'),
-        ('manager_not_assignable', APPLY, {'courseid': ka1, 'enrolments': [
-            {'userid': OTHER, 'roleids': [MANAGER]}]},
-         'The service role may assign only student, teacher, editingteacher (role_allow_assign): cannotassignrole.'),
         ('unknown_user_before_role', APPLY, {'courseid': ka1, 'enrolments': [
             {'userid': UNKNOWN_ID, 'roleids': [MANAGER]}]}, 'Users are checked before roles: unknownuser.'),
-        ('role_before_times', APPLY, {'courseid': ka1, 'enrolments': [
+        ('role_not_assignable_bad_times', APPLY, {'courseid': ka1, 'enrolments': [
             {'userid': OTHER, 'roleids': [MANAGER], 'timestart': 2000000000, 'timeend': 1900000000}]},
-         'Roles are checked before the rows are planned: cannotassignrole.'),
+         'A role the service user may not assign (manager) refuses nothing since local_keepaccess 2026120100 '
+         '(it would be skipped, rolesskipped); the times refuse the row: invalidtimes.'),
         ('unknown_course', APPLY, {'courseid': UNKNOWN_ID, 'enrolments': [{'userid': PROBE}]}, 'coursenotfound'),
         ('unknown_course', READ, {'courseid': UNKNOWN_ID}, 'coursenotfound'),
         ('front_page', READ, {'courseid': 1}, 'The front page is not a course here: coursenotfound.'),

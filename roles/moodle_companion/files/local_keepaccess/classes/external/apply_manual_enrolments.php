@@ -36,6 +36,9 @@ use stdClass;
  *
  * Unlike enrol_manual_enrol_users it writes only the fields given and only when they differ,
  * never re-enrols an existing user, and sends the course welcome message only when asked.
+ * A role the caller may not assign in the course (or that does not exist) is skipped for that row
+ * only and reported in 'rolesskipped', like Moodle's restore skips a role the restoring user
+ * cannot assign; the enrolment is written anyway.
  * Under the course's lock it checks the run's claim (course_guard) and records in the history
  * table, in the same transaction, what it changed for each user.
  *
@@ -95,7 +98,7 @@ class apply_manual_enrolments extends external_api {
         $userids = array_map('intval', array_column($rows, 'userid'));
         request_checks::require_unique_users($userids, $target);
         request_checks::require_real_users($userids, $target);
-        request_checks::require_assignable_roles(request_checks::all_roleids($rows), $target);
+        $assignable = request_checks::assignable_roles(request_checks::all_roleids($rows), $target);
         $run = ['runid' => $params['runid'], 'step' => $params['step']];
         course_guard::require_valid_runid($run['runid'], $target);
         $lock = course_guard::lock($target);
@@ -113,8 +116,8 @@ class apply_manual_enrolments extends external_api {
             $newinstance = self::instance_for_new_enrolments($instance, !empty($params['sendwelcome']));
             $results = [];
             foreach ($plans as $plan) {
-                $results[] = self::apply_plan($plan, $instance, $newinstance, $heldroles[$plan['userid']] ?? [], $target,
-                    $run);
+                $results[] = self::apply_plan($plan, $instance, $newinstance, $heldroles[$plan['userid']] ?? [],
+                    $assignable, $target, $run);
             }
             $transaction->allow_commit();
         } finally {
@@ -204,12 +207,13 @@ class apply_manual_enrolments extends external_api {
      * @param stdClass $instance the manual instance
      * @param stdClass $newinstance the instance object used to create enrolments
      * @param array $heldroles [roleid => true] manual roles the user holds already
+     * @param array $assignable [roleid => true] roles the caller may assign in the course
      * @param course_target $target
      * @param array $run runid and step, for the history
      * @return array the row's result
      */
     private static function apply_plan(array $plan, stdClass $instance, stdClass $newinstance, array $heldroles,
-            course_target $target, array $run): array {
+            array $assignable, course_target $target, array $run): array {
         global $DB;
         $plugin = enrol_get_plugin('manual');
         $userid = $plan['userid'];
@@ -224,16 +228,23 @@ class apply_manual_enrolments extends external_api {
         }
         $rolesbefore = array_keys($heldroles);
         $assigned = [];
-        foreach ($plan['roleids'] as $roleid) {
-            if (empty($heldroles[$roleid])) {
-                role_assign($roleid, $userid, $target->context->id, '', 0);
-                $heldroles[$roleid] = true;
-                $assigned[] = $roleid;
+        $skipped = [];
+        foreach (array_unique($plan['roleids']) as $roleid) {
+            if (!empty($heldroles[$roleid])) {
+                continue;
             }
+            if (empty($assignable[$roleid])) {
+                $skipped[] = $roleid;
+                continue;
+            }
+            role_assign($roleid, $userid, $target->context->id, '', 0);
+            $heldroles[$roleid] = true;
+            $assigned[] = $roleid;
         }
         history::record((int) $target->course->id, $userid, $run, $plan['before'], $plan['after'], $rolesbefore,
             array_keys($heldroles));
-        return ['userid' => $userid, 'ueid' => $ueid, 'result' => $plan['result'], 'rolesassigned' => $assigned];
+        return ['userid' => $userid, 'ueid' => $ueid, 'result' => $plan['result'], 'rolesassigned' => $assigned,
+            'rolesskipped' => $skipped];
     }
 
     /**
@@ -247,6 +258,8 @@ class apply_manual_enrolments extends external_api {
             'ueid' => new external_value(PARAM_INT, 'Id of the manual user enrolment'),
             'result' => new external_value(PARAM_ALPHA, 'created, updated or unchanged'),
             'rolesassigned' => new external_multiple_structure(new external_value(PARAM_INT, 'Role id newly assigned')),
+            'rolesskipped' => new external_multiple_structure(
+                new external_value(PARAM_INT, 'Role id not assigned: the caller may not assign it in the course')),
         ]));
     }
 }

@@ -33,6 +33,9 @@ use moodle_exception;
 /**
  * local_keepaccess_get_course_enrolments: a course's instances, user enrolments and role assignments.
  *
+ * Also the role assignments its users hold in parent contexts (category, system) and the roles the
+ * caller may assign in the course (since version 2026120100).
+ *
  * @package    local_keepaccess
  * @copyright  cemu.moodle contributors
  * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
@@ -81,7 +84,9 @@ class get_course_enrolments extends external_api {
             'instances' => $reader->instances(),
             'userenrolments' => $reader->user_enrolments($params['fromuserid'], $upto),
             'roleassignments' => $reader->role_assignments($params['fromuserid'], $upto),
+            'inheritedroleassignments' => $reader->inherited_role_assignments($params['fromuserid'], $upto),
             'roles' => $reader->roles(),
+            'assignableroles' => $reader->assignable_roles(),
             'timezone' => core_date::get_server_timezone(),
             'pluginversion' => (int) get_config('local_keepaccess', 'version'),
             'nextfromuserid' => $upto,
@@ -130,11 +135,21 @@ class get_course_enrolments extends external_api {
                 'component' => new external_value(PARAM_RAW, 'Owning component, empty for manual assignments'),
                 'itemid' => new external_value(PARAM_INT, 'Item id in the component, e.g. enrolment instance id'),
             ])),
+            'inheritedroleassignments' => new external_multiple_structure(new external_single_structure([
+                'id' => new external_value(PARAM_INT, 'Role assignment id'),
+                'userid' => new external_value(PARAM_INT, 'User id, enrolled in the course'),
+                'roleid' => new external_value(PARAM_INT, 'Role id'),
+                'roleshortname' => new external_value(PARAM_RAW, 'Role short name'),
+                'contextid' => new external_value(PARAM_INT, 'Parent context of the course holding the assignment'),
+                'contextlevel' => new external_value(PARAM_INT, 'Its level: 40 category, 10 system'),
+            ]), 'Role assignments in the course\'s parent contexts (they apply in the course; never course ones)'),
             'roles' => new external_multiple_structure(new external_single_structure([
                 'id' => new external_value(PARAM_INT, 'Role id'),
                 'shortname' => new external_value(PARAM_RAW, 'Role short name'),
                 'name' => new external_value(PARAM_RAW, 'Role name'),
             ])),
+            'assignableroles' => new external_multiple_structure(
+                new external_value(PARAM_INT, 'Role id'), 'Roles the caller may assign in the course'),
             'timezone' => new external_value(PARAM_RAW, 'Server timezone'),
             'pluginversion' => new external_value(PARAM_INT, 'Installed version of local_keepaccess'),
             'nextfromuserid' => new external_value(PARAM_INT, '0 on the last page, else the fromuserid of the next page'),

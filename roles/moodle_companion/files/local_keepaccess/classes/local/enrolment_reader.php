@@ -168,6 +168,65 @@ class enrolment_reader {
     }
 
     /**
+     * The page's role assignments in the course's parent contexts (categories, system), by user id then id.
+     *
+     * Only for users enrolled in the course (by any method): Moodle's Participants "Roles" filter counts
+     * these (participants_search::get_roles_sql() looks in $context->get_parent_context_ids(true)).
+     * They are never course role assignments: a caller must not back them up or take them for manual copies.
+     *
+     * @param int $fromuserid
+     * @param int $upto
+     * @return array rows of the 'inheritedroleassignments' return structure
+     */
+    public function inherited_role_assignments(int $fromuserid, int $upto): array {
+        global $DB;
+        $parents = $this->target->context->get_parent_context_ids(false);
+        if (!$parents) {
+            return [];
+        }
+        [$usersql, $params] = $this->user_range('ra.userid', $fromuserid, $upto);
+        [$contextsql, $contextparams] = $DB->get_in_or_equal($parents, SQL_PARAMS_NAMED, 'parentctx');
+        $sql = "SELECT ra.id, ra.userid, ra.roleid, r.shortname AS roleshortname, ra.contextid, ctx.contextlevel
+                  FROM {role_assignments} ra
+                  JOIN {role} r ON r.id = ra.roleid
+                  JOIN {context} ctx ON ctx.id = ra.contextid
+                 WHERE ra.contextid $contextsql AND $usersql
+                       AND EXISTS (SELECT 1
+                                     FROM {user_enrolments} ue
+                                     JOIN {enrol} e ON e.id = ue.enrolid
+                                    WHERE e.courseid = :courseid AND ue.userid = ra.userid)
+              ORDER BY ra.userid, ra.id";
+        $params += $contextparams;
+        $params['courseid'] = $this->target->course->id;
+        $rows = [];
+        $rs = $DB->get_recordset_sql($sql, $params);
+        foreach ($rs as $ra) {
+            $rows[] = [
+                'id' => (int) $ra->id,
+                'userid' => (int) $ra->userid,
+                'roleid' => (int) $ra->roleid,
+                'roleshortname' => $ra->roleshortname,
+                'contextid' => (int) $ra->contextid,
+                'contextlevel' => (int) $ra->contextlevel,
+            ];
+        }
+        $rs->close();
+        return $rows;
+    }
+
+    /**
+     * Ids of the roles the calling user may assign in the course (empty without moodle/role:assign).
+     *
+     * Moodle's get_assignable_roles(): roles whose context levels include the course and that the
+     * caller's roles may assign (Define roles > Allow role assignments); every such role for a site admin.
+     *
+     * @return int[]
+     */
+    public function assignable_roles(): array {
+        return array_map('intval', array_keys(get_assignable_roles($this->target->context, ROLENAME_SHORT)));
+    }
+
+    /**
      * Every role of the site, with its name as shown in the site (not a course's alias).
      *
      * @return array rows of the 'roles' return structure

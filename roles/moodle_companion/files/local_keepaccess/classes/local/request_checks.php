@@ -94,6 +94,24 @@ class request_checks {
     }
 
     /**
+     * The roles among $roleids that the caller may assign in the course, as [roleid => true].
+     *
+     * get_assignable_roles() answers nothing without moodle/role:assign; a role that does not exist,
+     * cannot be assigned in a course or is not allowed by "Allow role assignments" is left out.
+     *
+     * @param int[] $roleids
+     * @param course_target $target
+     * @return array
+     */
+    public static function assignable_roles(array $roleids, course_target $target): array {
+        if (!$roleids) {
+            return [];
+        }
+        $assignable = get_assignable_roles($target->context, ROLENAME_SHORT);
+        return array_fill_keys(array_values(array_intersect($roleids, array_keys($assignable))), true);
+    }
+
+    /**
      * Fails unless a user enrolment status is 0 (active) or 1 (suspended).
      *
      * @param int $status

@@ -29,10 +29,15 @@ use core_privacy\local\request\writer;
 use local_keepaccess\local\history;
 
 /**
- * Privacy provider: the history of what the keep_access service changed for a user in a course.
+ * Privacy provider: the history of what the keep_access service changed for a user in a course,
+ * and the backups the collection writes outside Moodle.
  *
  * Everything else the plugin touches is Moodle's own enrolment and role data, which the core
  * enrolment and role subsystems declare and export. History records live in the course context.
+ * The plugin's read function exists to send personal data out of Moodle: the cemu.moodle Ansible
+ * collection writes course enrolment backups (user id, username, enrolment method, status, start
+ * and end, roles) to files outside Moodle, declared here as an external location (nothing in Moodle
+ * to export or delete for it).
  *
  * @package    local_keepaccess
  * @copyright  cemu.moodle contributors
@@ -49,7 +54,7 @@ class provider implements
         'timecreated'];
 
     /**
-     * Describes the history table.
+     * Describes the history table and the backups outside Moodle.
      *
      * @param collection $collection
      * @return collection
@@ -60,6 +65,16 @@ class provider implements
             $fields[$field] = 'privacy:metadata:history:' . $field;
         }
         $collection->add_database_table(history::TABLE, $fields, 'privacy:metadata:history');
+        $collection->add_external_location_link('keepaccess_backups', [
+            'userid' => 'privacy:metadata:keepaccess_backups:userid',
+            'username' => 'privacy:metadata:keepaccess_backups:username',
+            'courseid' => 'privacy:metadata:keepaccess_backups:courseid',
+            'enrol' => 'privacy:metadata:keepaccess_backups:enrol',
+            'status' => 'privacy:metadata:keepaccess_backups:status',
+            'timestart' => 'privacy:metadata:keepaccess_backups:timestart',
+            'timeend' => 'privacy:metadata:keepaccess_backups:timeend',
+            'roles' => 'privacy:metadata:keepaccess_backups:roles',
+        ], 'privacy:metadata:keepaccess_backups');
         return $collection;
     }
 
