@@ -1,9 +1,10 @@
 # Copyright: cemu.moodle contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# make test   - the whole test suite (sanity, lint, changelog, unit, integration)
+# make test   - the whole test suite (sanity, lint, changelog, unit, integration, then the version matrix)
 # make demo   - the demo against the Moodle simulator
 # make sanity|lint|changelog|unit|integration - one stage; make live - tests/live against a real Moodle
+# make matrix - sanity, unit and smoke tests on every supported ansible-core (.cache/matrix/, pyenv Pythons)
 # Every target creates .venv and installs what it needs first.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ PIP := $(VENV_PYTHON) -m pip --disable-pip-version-check
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-STAGES := sanity lint changelog unit integration live
+STAGES := sanity lint changelog unit integration live matrix
 
 .PHONY: test demo venv venv-support php clean distclean $(STAGES)
 
@@ -61,4 +62,4 @@ clean:
 	rm -rf .cache/ac tests/output .pytest_cache
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .cache/matrix

@@ -142,6 +142,7 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
 
 try:
     from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleClient, MoodleError
@@ -156,6 +157,8 @@ COURSE_FIELDS = ('id', 'shortname', 'idnumber', 'fullname', 'categoryid', 'categ
                  'enrollmentmethods', 'format', 'enddate')
 ALL_COURSES_GROUP = 'moodle_courses'
 CONFIG_SUFFIXES = ('courses.yml', 'courses.yaml')
+# What starts a Jinja2 expression, statement or comment: a host name holding one is templated by ansible-core < 2.19.
+TEMPLATE_MARKERS = ('{{', '{%', '{#')
 
 
 def site_group_name(url):
@@ -212,7 +215,12 @@ def matching_idnumber(courses, idnumber_pattern):
 
 
 def course_hostvars(course, url):
-    """Host variables of one course (never the token); no moodle_course_idnumber when it is unknown."""
+    """Host variables of one course (never the token); no moodle_course_idnumber when it is unknown.
+
+    Every value is marked unsafe: course text is typed by teachers and must never be templated (ansible-core
+    before 2.19 templates plain strings of inventory variables; 2.19+ only trusted ones, and wrap_var is then a
+    no-op).
+    """
     hostvars = {
         'moodle_course': course['id'],
         'moodle_course_shortname': course['shortname'],
@@ -227,7 +235,22 @@ def course_hostvars(course, url):
     }
     if course['idnumber'] is None:
         del hostvars['moodle_course_idnumber']
-    return hostvars
+    return dict((name, wrap_var(value)) for name, value in hostvars.items())
+
+
+def looks_like_template(text):
+    """Whether Jinja2 would see an expression, statement or comment in the text."""
+    return any(marker in (text or '') for marker in TEMPLATE_MARKERS)
+
+
+def host_name(course, prefix=''):
+    """The course's host name: prefix + shortname, or prefix + course_<id> when the shortname is empty or looks
+    like a template (ansible-core before 2.19 templates inventory_hostname, and a host name cannot be marked
+    unsafe without breaking ansible-inventory --list)."""
+    shortname = course['shortname'] or ''
+    if not shortname or looks_like_template(shortname):
+        return '%scourse_%d' % (prefix, course['id'])
+    return prefix + shortname
 
 
 def without_idnumber(courses):
@@ -358,8 +381,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- building the inventory --
 
     def _add_course(self, group, course, url):
-        host = self.get_option('host_prefix') + (course['shortname'] or str(course['id']))
-        self._refuse_other_site(host, url)
+        host = host_name(course, self.get_option('host_prefix'))
+        if looks_like_template(course['shortname']):
+            Display().warning('cemu.moodle.courses: course %d of %s is the host %s: its shortname looks like a '
+                              'Jinja2 template' % (course['id'], url, host))
+        self._refuse_clash(host, url, course['id'])
         self.inventory.add_host(host, group=group)
         self.inventory.add_host(host, group=self.inventory.add_group(ALL_COURSES_GROUP))
         hostvars = course_hostvars(course, url)
@@ -370,7 +396,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._add_host_to_composed_groups(self.get_option('groups'), hostvars, host, strict=strict)
         self._add_host_to_keyed_groups(self.get_option('keyed_groups'), hostvars, host, strict=strict)
 
-    def _refuse_other_site(self, host, url):
+    def _refuse_clash(self, host, url, courseid):
         existing = self.inventory.get_host(host)
         if existing is None:
             return
@@ -379,3 +405,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(
                 "cemu.moodle.courses: host '%s' is a course of %s and of %s; set host_prefix in one of the "
                 'two inventory files so that their course hosts get different names' % (host, other, url))
+        other_course = existing.get_vars().get('moodle_course')
+        if other_course is not None and other_course != courseid:
+            raise AnsibleParserError("cemu.moodle.courses: host '%s' would be courses %s and %s of %s; rename one of "
+                                     'them in Moodle' % (host, other_course, courseid, url))

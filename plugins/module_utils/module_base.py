@@ -70,16 +70,29 @@ def client_from_params(params):
         batch_size=params['batch_size'], max_input_vars=params['max_input_vars'])
 
 
+def full_argument_spec(argument_spec=None, with_course=True):
+    """A module's whole argument spec: the connection (and course) options and its own."""
+    spec = connection_argument_spec()
+    if with_course:
+        spec.update(course_argument_spec())
+    spec.update(argument_spec or {})
+    return spec
+
+
 class MoodleModule:
-    """AnsibleModule with the connection (and course) options, a client and error handling."""
+    """AnsibleModule with the connection (and course) options, a client and error handling.
+
+    ``module``: an object that stands in for AnsibleModule (the action plugins'
+    in-process module, see plugins/plugin_utils/in_process.py), already built
+    from ``full_argument_spec()``; without it an AnsibleModule is created here.
+    """
 
     def __init__(self, argument_spec=None, with_course=True, needs_jmespath=False,
-                 supports_check_mode=True, **kwargs):
-        spec = connection_argument_spec()
-        if with_course:
-            spec.update(course_argument_spec())
-        spec.update(argument_spec or {})
-        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
+                 supports_check_mode=True, module=None, **kwargs):
+        if module is None:
+            module = AnsibleModule(argument_spec=full_argument_spec(argument_spec, with_course),
+                                   supports_check_mode=supports_check_mode, **kwargs)
+        self.module = module
         self._require_libraries(needs_jmespath)
         self._check_not_empty()
         self._check_minimum_values()

@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
+  - cemu.moodle.attributes
 options:
   methods:
     description:
@@ -57,12 +58,8 @@ options:
     default: 0
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reports whether a backup would be written and which old backups retention would delete.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: Per user (by username), the backed-up rows in the newest backup and in the new one.
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
@@ -222,7 +219,12 @@ def warn_missing_methods(moodle, state, methods):
 
 
 def main():
-    moodle = MoodleModule(argument_spec())
+    run(MoodleModule(argument_spec()))
+
+
+def run(moodle):
+    """The module's work on ``moodle`` (a MoodleModule built from argument_spec()); the action plugin
+    of the same name calls it in the controller's worker process."""
     params = moodle.params
     if params['retention'] < 0:
         moodle.fail_json(msg='retention must be 0 (keep all) or more, got %d' % params['retention'])

@@ -48,6 +48,7 @@ author:
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
+  - cemu.moodle.attributes
 options:
   backup_file:
     description:
@@ -107,12 +108,8 @@ options:
     default: present
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Plans everything, writes nothing to Moodle or the backup directory.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: Per changed user (by username), the manual enrolment and manual roles before and after.
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
@@ -479,7 +476,12 @@ def _instance_id(state):
 
 
 def main():
-    moodle = MoodleModule(argument_spec())
+    run(MoodleModule(argument_spec()))
+
+
+def run(moodle):
+    """The module's work on ``moodle`` (a MoodleModule built from argument_spec()); the action plugin
+    of the same name calls it in the controller's worker process."""
     refuse_restore_options_for_undo(moodle)
     if moodle.params['query'] and not HAS_JMESPATH:
         moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)

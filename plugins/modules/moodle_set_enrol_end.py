@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
+  - cemu.moodle.attributes
 options:
   end:
     description:
@@ -128,13 +129,9 @@ options:
         default: []
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Plans and validates everything, writes nothing. O(assume_enrolments) plans against enrolments a
       restore run in check mode would have made.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: Per changed user (by username), the end before and after (Unix time).
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
@@ -313,7 +310,12 @@ def end_in_zone(value, zone_name):
 
 
 def main():
-    moodle = MoodleModule(argument_spec())
+    run(MoodleModule(argument_spec()))
+
+
+def run(moodle):
+    """The module's work on ``moodle`` (a MoodleModule built from argument_spec()); the action plugin
+    of the same name calls it in the controller's worker process."""
     params = moodle.params
     if params['query'] and not HAS_JMESPATH:
         moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)

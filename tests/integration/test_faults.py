@@ -89,9 +89,7 @@ def reissue_token(sim):
 
 def wait_for_slow_call(sim):
     """A timed-out call still runs on the server: wait until it was applied, as it would be before a re-run."""
-    deadline = time.time() + 60
-    while time.time() < deadline and len([c for c in sim.calls() if c['function'] == APPLY]) < 2:
-        time.sleep(0.2)
+    sim.wait_for_calls(2, function=APPLY, timeout=60)
 
 
 SCENARIOS = [

@@ -57,7 +57,7 @@ def run_and_kill_mid_restore(inventory, sim, log_path):
     finally:
         if process.poll() is None:
             process.wait(10)
-    time.sleep(SLOW_SECONDS + 1)       # Moodle finishes the request it was working on
+    assert sim.wait_until_idle(timeout=60), 'Moodle never finished the request it was working on'
     return process.returncode
 
 

@@ -10,6 +10,7 @@ enrolments, but for the two deviations: no welcome messages, and a suspended
 manual enrolment stays suspended.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -23,8 +24,10 @@ TOKEN = 'integration-token-3f1e9c'
 T0 = 1767225600                  # 2026-01-01T00:00:00Z
 E1 = 1798675200                  # 2026-12-31T16:00:00Z
 E2 = E1 + 86400
-END_DATE = '2027-06-30'
-END = 1814392799                 # 2027-06-30T23:59:59+02:00 (Europe/Berlin, the simulator's time zone)
+END_YEAR = datetime.date.today().year + 1     # always ahead: a past end date is refused (allow_past)
+END_DATE = '%d-06-30' % END_YEAR
+END_ISO = '%d-06-30T23:59:59+02:00' % END_YEAR     # Europe/Berlin, the simulator's time zone, in summer time
+END = int(datetime.datetime.fromisoformat(END_ISO).timestamp())
 EDITINGTEACHER, STUDENT = 3, 5
 
 # username -> manual enrolment (status, timestart, timeend, manual roles) after backup + restore + set end
@@ -180,7 +183,7 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     assert restore['diff']['before']['ka1-s08']['timestart'] == T0
     assert_ok(restore_again, False)
     assert_ok(set_end, True)
-    assert set_end['end'] == END and set_end['end_iso'] == '2027-06-30T23:59:59+02:00'
+    assert set_end['end'] == END and set_end['end_iso'] == END_ISO
     assert set_end['timezone'] == 'Europe/Berlin'
     assert sorted(short(u['username']) for u in set_end['changed_users']) == [
         's01', 's02', 's03', 's05', 's07', 's08']

@@ -26,6 +26,12 @@ CONTROL_PREFIX = '/_sim/'
 FAULT_KINDS = ('slow', 'drop_before', 'drop_after', 'revoke_token')
 DROP_ACTIONS = {'database': ('unenrol', 'keep', 'suspend', 'suspendnoroles'), 'cohort': ('unenrol', 'suspendnoroles')}
 INSTANCE_FIELDS = ('status', 'roleid', 'customint1', 'name', 'sortorder')
+# How long reset() and load_state() wait for REST calls still running (a slow fault's client may have given up).
+DRAIN_SECONDS = 30
+
+
+class SimulatorBusy(RuntimeError):
+    """REST calls were still running when the site was to be rebuilt."""
 
 
 class Fault:
@@ -51,6 +57,15 @@ class Fault:
         """JSON-ready description."""
         return {'kind': self.kind, 'function': self.function, 'after': self.after, 'count': self.count,
                 'seconds': self.seconds}
+
+
+class SimulatorHTTPServer(ThreadingHTTPServer):
+    """One thread per connection; a listen backlog for many parallel clients (the default 5 makes a burst of
+    connections wait for SYN retransmits, seconds on a loaded machine)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+    block_on_close = False
 
 
 class RestOutcome:
@@ -87,6 +102,9 @@ class Simulator:
         self.max_input_vars = max_input_vars
         self._functions = functions
         self._lock = threading.RLock()
+        # Notified when a REST call ends or is logged: reset() waits for running calls, tests for logged ones.
+        self._rest_changed = threading.Condition(self._lock)
+        self._rest_running = 0
         self._httpd = None
         self._thread = None
         self.state = None
@@ -99,9 +117,7 @@ class Simulator:
     # ----- life cycle -----------------------------------------------------------
     def start(self):
         """Listen on 127.0.0.1 (port 0 = any free port) in a background thread; return self."""
-        self._httpd = ThreadingHTTPServer(('127.0.0.1', self.port), RestHandler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
+        self._httpd = SimulatorHTTPServer(('127.0.0.1', self.port), RestHandler)
         self._httpd.simulator = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name='moodle-simulator', daemon=True)
@@ -129,8 +145,13 @@ class Simulator:
 
     # ----- control operations (Python API; the same under /_sim/) ------------------------
     def reset(self, fixture='demo', version=None, **options):
-        """Rebuild the site from a fixture; the token is valid again, faults and logs are cleared."""
+        """Rebuild the site from a fixture; the token is valid again, faults and logs are cleared.
+
+        REST calls still running finish first (on the old site, logged in the old log), so the new site
+        starts clean; SimulatorBusy when they take longer than DRAIN_SECONDS.
+        """
         with self._lock:
+            self._drain_rest_calls()
             version = version or (self.state.version if self.state else '4.5')
             self.state = fixtures.build(fixture, version, **options)
             self.fixture = fixture
@@ -146,8 +167,9 @@ class Simulator:
             return self.state.dump()
 
     def load_state(self, state):
-        """Replace the Moodle state with dump_state() output."""
+        """Replace the Moodle state with dump_state() output (after the REST calls still running, as reset)."""
         with self._lock:
+            self._drain_rest_calls()
             self.state = State.load(state)
 
     def configure(self, max_input_vars=None):
@@ -319,6 +341,29 @@ class Simulator:
         with self._lock:
             self.faults.append(Fault(kind, function, after, count, seconds))
 
+    def wait_until_idle(self, timeout=DRAIN_SECONDS):
+        """Wait until no REST call is running (e.g. one whose client timed out); return whether none is."""
+        with self._lock:
+            return self._rest_changed.wait_for(lambda: self._rest_running == 0, timeout)
+
+    def wait_for_calls(self, count, function=None, timeout=DRAIN_SECONDS):
+        """Wait until `count` REST calls (of `function`, None: any) are logged; return calls().
+
+        TimeoutError after `timeout` seconds.
+        """
+        def logged():
+            return len([c for c in self.call_log if function is None or c['function'] == function]) >= count
+        with self._lock:
+            if not self._rest_changed.wait_for(logged, timeout):
+                raise TimeoutError('%d call(s) of %s not logged within %s s; logged: %s'
+                                   % (count, function or 'any function', timeout, self.call_log))
+            return list(self.call_log)
+
+    def _drain_rest_calls(self):
+        """With the lock held: let the REST calls still running finish (the wait releases the lock)."""
+        if not self._rest_changed.wait_for(lambda: self._rest_running == 0, DRAIN_SECONDS):
+            raise SimulatorBusy('%d REST call(s) still running after %d s' % (self._rest_running, DRAIN_SECONDS))
+
     def clear_faults(self):
         """Remove every pending fault."""
         with self._lock:
@@ -372,7 +417,17 @@ class Simulator:
 
     # ----- REST ------------------------------------------------------------------
     def handle_rest(self, http_method, query, body, content_type):
-        """Answer one REST call as Moodle would, applying any faults due."""
+        """Answer one REST call as Moodle would, applying any faults due; reset() waits for it."""
+        with self._lock:
+            self._rest_running += 1
+        try:
+            return self._answer_rest(http_method, query, body, content_type)
+        finally:
+            with self._lock:
+                self._rest_running -= 1
+                self._rest_changed.notify_all()
+
+    def _answer_rest(self, http_method, query, body, content_type):
         fields = parse_fields(query, self.max_input_vars)
         get_params = php_arrays(fields)
         post_params = {}
@@ -445,6 +500,7 @@ class Simulator:
         with self._lock:
             self.call_log.append({'function': function, 'rows': rows_in(params), 'errorcode': errorcode,
                                   'fault': fault})
+            self._rest_changed.notify_all()
 
 
 # ----- HTTP ---------------------------------------------------------------------------
@@ -464,6 +520,7 @@ CONTROL_OPS = {
     ('POST', 'set_enrol_plugin_enabled'): 'set_enrol_plugin_enabled',
     ('POST', 'shift_clock'): 'shift_clock', ('GET', 'history'): 'history', ('GET', 'leases'): 'leases',
     ('POST', 'run_purge_task'): 'run_purge_task',
+    ('POST', 'wait_until_idle'): 'wait_until_idle', ('POST', 'wait_for_calls'): 'wait_for_calls',
 }
 
 
@@ -521,6 +578,9 @@ class RestHandler(BaseHTTPRequestHandler):
         try:
             kwargs = query_kwargs(query) if method == 'GET' else (json.loads(body or b'{}'))
             result = getattr(simulator, operation)(**kwargs)
+        except (SimulatorBusy, TimeoutError) as error:
+            self._send(409, 'application/json', json.dumps({'error': '%s: %s' % (type(error).__name__, error)}))
+            return
         except (ValueError, TypeError, KeyError) as error:
             self._send(400, 'application/json', json.dumps({'error': '%s: %s' % (type(error).__name__, error)}))
             return
@@ -532,4 +592,7 @@ class RestHandler(BaseHTTPRequestHandler):
         self.send_header('Content-Type', content_type)
         self.send_header('Content-Length', str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True     # the client gave up (its timeout): nobody to answer

@@ -262,10 +262,11 @@ class State:
                 for ueid in self.ue_by_instance[instanceid].values()]
 
     def user_course_enrolments(self, userid, courseid):
-        """The user's user_enrolments rows in one course."""
-        ues, instances = self.tables['user_enrolments'], self.tables['instances']
-        return [ues[ueid] for ueid in self.ue_by_user.get(userid, ())
-                if instances[ues[ueid]['enrolid']]['courseid'] == courseid]
+        """The user's user_enrolments rows in one course (through the course's instances: a teacher of
+        thousands of courses is not scanned once per course)."""
+        ues = self.tables['user_enrolments']
+        found = (self.ue_by_instance.get(enrolid, {}).get(userid) for enrolid in self.course_instances.get(courseid, ()))
+        return [ues[ueid] for ueid in found if ueid is not None]
 
     def role_assignments(self, courseid, userid):
         """Course-context role assignments of a user, oldest first."""

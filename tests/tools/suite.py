@@ -3,13 +3,15 @@
 """Run the collection's whole test suite, stage by stage, and time each stage.
 
 ``make test`` runs this inside the project's virtualenv:
-``python -m tests.tools.suite [STAGE ...]`` (default: every stage in order; ``live`` only when MOODLE_URL and MOODLE_TOKEN are set).
+``python -m tests.tools.suite [STAGE ...]`` (default: every stage in order).
 
 Stages: ``sanity`` (ansible-test sanity in a staged copy of the collection),
 ``lint`` (ansible-lint, production profile, on roles and playbooks),
 ``changelog`` (antsibull-changelog lint), ``unit`` and ``integration``
-(pytest), and, only when named, ``live`` (pytest tests/live, against the
-real Moodle that tests/live/README.md describes). Every stage runs even when
+(pytest), ``live`` (pytest tests/live, against the real Moodle that
+tests/live/README.md describes; by default only when MOODLE_URL and
+MOODLE_TOKEN are set) and ``matrix`` (tests/tools/matrix.py: sanity, unit
+and smoke tests on every supported ansible-core, last). Every stage runs even when
 an earlier one failed; the exit status is non-zero when any failed. The last
 line adds up pytest's counts.
 """
@@ -123,6 +125,11 @@ def pytest_stage(name, directory):
     return stage_pytest
 
 
+def stage_matrix():
+    """sanity, unit and smoke tests on every supported ansible-core (tests/tools/matrix.py)."""
+    return run([sys.executable, '-m', 'tests.tools.matrix'])
+
+
 STAGES = {
     'sanity': stage_sanity,
     'lint': stage_lint,
@@ -130,6 +137,7 @@ STAGES = {
     'unit': pytest_stage('unit', 'tests/unit'),
     'integration': pytest_stage('integration', 'tests/integration'),
     'live': pytest_stage('live', 'tests/live'),
+    'matrix': stage_matrix,
 }
 # ``live`` runs against a real Moodle (see tests/live/README.md): by default
 # only when MOODLE_URL and MOODLE_TOKEN are set; its tests then also need
@@ -139,10 +147,11 @@ OFFLINE_STAGES = ('sanity', 'lint', 'changelog', 'unit', 'integration')
 
 
 def default_stages(environ=None):
+    """Every offline stage, ``live`` when a real Moodle is configured, and the version matrix last."""
     environ = os.environ if environ is None else environ
     if environ.get('MOODLE_URL') and environ.get('MOODLE_TOKEN'):
-        return OFFLINE_STAGES + ('live',)
-    return OFFLINE_STAGES
+        return OFFLINE_STAGES + ('live', 'matrix')
+    return OFFLINE_STAGES + ('matrix',)
 
 
 def pytest_counts(names):

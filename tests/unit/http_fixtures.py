@@ -214,11 +214,20 @@ class StubMoodle:
         return Handler
 
 
+# Sockets bound to the ports unused_port() handed out, held until the test process ends.
+_HELD_PORTS = []
+
+
 def unused_port():
-    """A TCP port on 127.0.0.1 that nothing listens on (connection refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on (connection refused), for the rest of the test run.
+
+    The port stays bound by a socket that never listens: connecting is refused, and no other process can
+    start listening on it in the meantime (a port merely found free could be taken by the next test's server).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(('127.0.0.1', 0))
+    _HELD_PORTS.append(sock)
+    return sock.getsockname()[1]
 
 
 def write_self_signed_cert(directory):

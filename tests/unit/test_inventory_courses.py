@@ -145,6 +145,18 @@ def test_host_vars_carry_the_course_end_date_and_every_course_is_in_moodle_cours
     assert hosts(inv, 'moodle_courses') == ['KA1', 'KA2', 'KA3']
 
 
+@pytest.mark.parametrize('shortname, host', [
+    ('KA1', 'site1-KA1'),
+    ("{{ lookup('pipe', 'id') }}", 'site1-course_7'),
+    ('{% raw %}', 'site1-course_7'),
+    ('A {# note #}', 'site1-course_7'),
+    ('', 'site1-course_7'),
+    ('{ KA }', 'site1-{ KA }'),
+])
+def test_a_shortname_that_looks_like_a_template_names_the_host_by_id(shortname, host):
+    assert plugin.host_name({'id': 7, 'shortname': shortname}, 'site1-') == host
+
+
 def test_token_and_url_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv('MOODLE_URL', URL)
     monkeypatch.setenv('MOODLE_TOKEN', TOKEN)

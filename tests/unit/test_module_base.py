@@ -7,8 +7,6 @@ import json
 import pytest
 import yaml
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.cemu.moodle.plugins.doc_fragments import connection as connection_fragment
 from ansible_collections.cemu.moodle.plugins.doc_fragments import course as course_fragment
 from ansible_collections.cemu.moodle.plugins.module_utils import module_base
@@ -19,6 +17,7 @@ from ansible_collections.cemu.moodle.plugins.module_utils.module_base import (
     course_argument_spec,
 )
 from tests.unit.http_fixtures import StubMoodle, moodle_exception
+from tests.unit.module_args import patch_module_args
 
 COURSES = [{'id': 2, 'shortname': 'KA1', 'idnumber': 'KA-2026-1', 'fullname': 'Keep access 1'}]
 

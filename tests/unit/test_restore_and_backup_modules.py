@@ -8,12 +8,8 @@ and a restore in check mode returns the manual enrolments the real run then leav
 
 import json
 import time
-from unittest import mock
 
 import pytest
-
-from ansible.module_utils import _internal as module_utils_internal
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import CourseState, backup_from_state, plan_restore
@@ -21,6 +17,7 @@ from ansible_collections.cemu.moodle.plugins.modules import (
     moodle_backup_enrolments, moodle_restore_manual, moodle_set_enrol_end)
 from tests.integration.evidence import write_calls
 from tests.simulator import Simulator
+from tests.unit.module_args import as_target, patch_module_args
 from tests.unit.test_plan_fixtures import DATABASE, SITE, answer, ra, ue
 
 TOKEN = 'modules-unit-token-8c1d'
@@ -45,9 +42,7 @@ def no_moodle_environment(monkeypatch):
 def run(module, sim, capsys, check=False, **options):
     """Run ``module.main()`` as Ansible would; return its result."""
     args = dict({'moodle_url': sim.url, 'moodle_token': TOKEN, '_ansible_check_mode': check}, **options)
-    # Run as on a target even when an earlier test loaded Ansible's controller code
-    # (which otherwise sends module warnings to the display instead of the result).
-    with patch_module_args(args), mock.patch.object(module_utils_internal, 'is_controller', False):
+    with patch_module_args(args), as_target():
         with pytest.raises(SystemExit):
             module.main()
     return json.loads(capsys.readouterr().out)
@@ -153,10 +148,11 @@ def test_undo_refuses_restore_options_before_asking_moodle(sim, capsys, tmp_path
 
 
 def test_undo_names_every_refused_option_and_accepts_their_defaults(sim, capsys, tmp_path):
-    result = run(moodle_restore_manual, sim, capsys, course='PLAN1', backup_dir=str(tmp_path), state='absent',
+    sim.add_instance(sim.add_course('UNDO1'), 'manual')
+    result = run(moodle_restore_manual, sim, capsys, course='UNDO1', backup_dir=str(tmp_path), state='absent',
                  send_welcome=True, query='[*]')
     assert "takes no query, send_welcome; remove them" in result['msg']
-    result = run(moodle_restore_manual, sim, capsys, course='PLAN1', backup_dir=str(tmp_path), state='absent',
+    result = run(moodle_restore_manual, sim, capsys, course='UNDO1', backup_dir=str(tmp_path), state='absent',
                  send_welcome=False, create_manual_instance=False, roles=[])
     assert not result.get('failed'), result.get('msg')
     assert result['changed'] is False                                       # no restore record here: nothing to undo

@@ -8,12 +8,14 @@ import concurrent.futures
 import os
 import subprocess
 import sys
+import threading
 import time
+import types
 
 import pytest
 import requests
 
-from tests.simulator import Simulator
+from tests.simulator import Simulator, server as simulator_server
 from tests.simulator.client import call, control, rest, send_fields
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -173,6 +175,57 @@ def test_slow_delays_the_answer(sim):
     with pytest.raises(requests.Timeout):
         sim.fault('slow', seconds=0.5)
         rest(sim.url, sim.token, 'core_webservice_get_site_info', timeout=0.1)
+    # The server still answers the call the client gave up on: wait for it, so no later test meets it.
+    assert [c['function'] for c in sim.wait_for_calls(2)] == ['core_webservice_get_site_info'] * 2
+
+
+@pytest.fixture
+def held_slow_call(sim, monkeypatch):
+    """A REST call held inside the simulator (in its `slow` fault) until the test lets it go.
+
+    Yields (running, release, answer): `running` is set once the server works on the call, `release()` lets it
+    finish, `answer` is the client's future. The fault's sleep is replaced by a wait on an event, so no timing
+    decides what happens first.
+    """
+    running, go_on = threading.Event(), threading.Event()
+
+    def held(_seconds):
+        running.set()
+        assert go_on.wait(30), 'the test never released the held call'
+
+    monkeypatch.setattr(simulator_server, 'time', types.SimpleNamespace(sleep=held))
+    sim.fault('slow', seconds=1)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        answer = pool.submit(rest, sim.url, sim.token, 'enrol_manual_enrol_users', {'enrolments': enrol_rows([35])})
+        assert running.wait(30), 'the call never reached the simulator'
+        try:
+            yield running, go_on.set, answer, pool
+        finally:
+            go_on.set()
+
+
+@pytest.mark.parametrize('rebuild', ['reset', 'load_state'])
+def test_rebuilding_the_site_waits_for_a_running_call_so_the_new_site_starts_clean(sim, held_slow_call, rebuild):
+    """A call whose client timed out still runs: it must not write to, or be logged in, the site built next."""
+    _running, release, answer, pool = held_slow_call
+    clean_state = sim.dump_state()
+    rebuilt = pool.submit(sim.reset, 'recorded', '4.5') if rebuild == 'reset' else \
+        pool.submit(sim.load_state, clean_state)
+    release()
+    rebuilt.result(30)
+    assert answer.result(30).text == 'null'          # answered, by the old site
+    assert manual_userids(sim) == [], 'the held call enrolled user 35 in the new site'
+    if rebuild == 'reset':
+        assert sim.calls() == [], 'the held call was logged in the new site'
+
+
+def test_wait_until_idle_waits_for_the_running_call(sim, held_slow_call):
+    _running, release, answer, pool = held_slow_call
+    assert sim.wait_until_idle(timeout=0) is False
+    waiting = pool.submit(sim.wait_until_idle)
+    release()
+    assert waiting.result(30) is True
+    assert answer.result(30).text == 'null' and manual_userids(sim) == [35]
 
 
 def test_revoke_token_invalidates_it_from_the_next_call(sim):
@@ -209,6 +262,8 @@ def test_control_api_over_http(sim):
     control(sim.url, 'state', state=dumped)
     assert userid in manual_userids(sim)
     assert control(sim.url, 'calls', 'GET')[-1]['function'] == 'core_course_get_courses_by_field'
+    assert control(sim.url, 'wait_until_idle', timeout=5) is True
+    assert control(sim.url, 'wait_for_calls', count=1, timeout=5)[-1]['function'] == 'core_course_get_courses_by_field'
     response = requests.post(sim.url + '/_sim/no_such_op', json={}, timeout=5)
     assert response.status_code == 404
 
