@@ -109,6 +109,9 @@ from ansible_collections.cemu.moodle.plugins.module_utils.module_base import Moo
 from ansible_collections.cemu.moodle.plugins.module_utils.site_check import SiteCheckError, check_site
 
 
+WITH_COURSE = False      # a site, not a course: no course options
+
+
 def argument_spec():
     return dict(
         end=dict(type='raw'),
@@ -119,7 +122,12 @@ def argument_spec():
 
 
 def main():
-    moodle = MoodleModule(argument_spec(), with_course=False)
+    run(MoodleModule(argument_spec(), with_course=WITH_COURSE))
+
+
+def run(moodle):
+    """The check on ``moodle`` (a MoodleModule built from argument_spec()); the action plugin of the same
+    name calls it in the controller's worker process."""
     params = moodle.params
     try:
         facts = check_site(moodle.api, params['moodle_url'], end=params['end'], end_fallback=params['end_fallback'],
