@@ -18,7 +18,8 @@ __metaclass__ = type
 RESTORE_STEP = 'restore'
 END_DATE_STEP = 'enddate'
 REVERT_STEP = 'revert'
-CONVERSION_STEPS = (RESTORE_STEP, END_DATE_STEP)
+LEGACY_STEP = ''
+CONVERSION_STEPS = (RESTORE_STEP, END_DATE_STEP, LEGACY_STEP)
 FIELDS = ('status', 'timestart', 'timeend')
 
 
@@ -47,9 +48,13 @@ def since_last_revert(records):
 
 
 def settled_users(records):
-    """Users an earlier restore gave or merged a manual enrolment (not undone since): never merged again."""
+    """Users an earlier restore gave or merged a manual enrolment (not undone since): never merged again.
+
+    Writes that named no step (the collection before it named them) count too: merging such a user
+    again could only clear an end date set since.
+    """
     return sorted(userid for userid, user_records in since_last_revert(records).items()
-                  if any(r['step'] == RESTORE_STEP and int(r['hasafter']) for r in user_records))
+                  if any(r['step'] in (RESTORE_STEP, LEGACY_STEP) and int(r['hasafter']) for r in user_records))
 
 
 def undo_record(records):
