@@ -23,12 +23,14 @@ from datetime import datetime, timezone
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.cemu.moodle.plugins.filter.keep_access_course_end import keep_access_course_end
+
 REPORT_FORMAT = 'cemu.moodle.keep_access_report'
 REPORT_FORMAT_VERSION = 1
 
 CSV_COLUMNS = (
     'site', 'course', 'course_id', 'status', 'converted', 'created', 'updated',
-    'unchanged', 'end_dates_set', 'end', 'skipped', 'skipped_reasons',
+    'unchanged', 'end_dates_set', 'end', 'end_reason', 'skipped', 'skipped_reasons',
     'backup_file', 'failed_step', 'message',
 )
 
@@ -66,7 +68,7 @@ def _base_record(course, site):
     return {'course': str(course), 'site': site or '', 'course_id': None,
             'shortname': None, 'status': None, 'backup_file': None,
             'backup_written': False, 'converted': 0, 'created': 0,
-            'updated': 0, 'unchanged': 0, 'end': None, 'end_dates_set': 0,
+            'updated': 0, 'unchanged': 0, 'end': None, 'end_reason': None, 'end_dates_set': 0,
             'skipped': [], 'failed_step': None, 'message': None}
 
 
@@ -126,8 +128,23 @@ def keep_access_host_result(hostvars, check_mode=False, default_site=None):
     if results[0] is None:
         return None
     site = hostvars['moodle_url'] if 'moodle_url' in hostvars else default_site
-    return keep_access_course_result(*results, course=hostvars['inventory_hostname'], site=site,
-                                     check_mode=check_mode)
+    record = keep_access_course_result(*results, course=hostvars['inventory_hostname'], site=site,
+                                       check_mode=check_mode)
+    record['end_reason'] = _end_reason(hostvars)
+    return record
+
+
+def _end_reason(hostvars):
+    """Which end date the course got and why (keep_access_course_end), from its variables."""
+    if 'keep_access_end' not in hostvars:
+        return None
+    value = dict((name, hostvars[name] if name in hostvars else None)
+                 for name in ('moodle_course_enddate', 'keep_access_end_fallback', 'keep_access_end_min_days'))
+    try:
+        return keep_access_course_end(hostvars['keep_access_end'], value['moodle_course_enddate'],
+                                      value['keep_access_end_fallback'], value['keep_access_end_min_days'] or 0)['reason']
+    except AnsibleFilterError as err:
+        return str(err.message)
 
 
 def _failure_message(failure):

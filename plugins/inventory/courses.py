@@ -17,6 +17,10 @@ description:
   - Host variables are C(moodle_course) (the course id), C(moodle_course_shortname), C(moodle_course_idnumber),
     C(moodle_course_fullname), C(moodle_course_category) (category id), C(moodle_course_category_name),
     C(moodle_course_visible), C(moodle_course_methods) (enabled enrolment methods) and C(moodle_url).
+  - C(moodle_course_enddate) is the course end date in the course settings (Unix time, 0 = none); the role's
+    C(keep_access_end=course_end) uses it.
+  - Every course host is also in the group C(moodle_courses), whatever its site; the playbook of role
+    C(cemu.moodle.keep_access) targets that group.
   - The token is not copied into host variables. Give it to the playbook as a variable C(moodle_token) of the site
     group, kept in Ansible Vault (C(group_vars/<site group>/vault.yml)), or in the environment as E(MOODLE_TOKEN).
   - Several sites in one inventory work with one YAML file per site in an inventory directory, each with its own
@@ -150,7 +154,8 @@ except ImportError as import_error:  # pragma: no cover - only without requests
     CLIENT_IMPORT_ERROR = import_error
 
 COURSE_FIELDS = ('id', 'shortname', 'idnumber', 'fullname', 'categoryid', 'categoryname', 'visible',
-                 'enrollmentmethods', 'format')
+                 'enrollmentmethods', 'format', 'enddate')
+ALL_COURSES_GROUP = 'moodle_courses'
 CONFIG_SUFFIXES = ('courses.yml', 'courses.yaml')
 # What starts a Jinja2 expression, statement or comment: a host name holding one is templated by ansible-core < 2.19.
 TEMPLATE_MARKERS = ('{{', '{%', '{#')
@@ -225,6 +230,7 @@ def course_hostvars(course, url):
         'moodle_course_category_name': course['categoryname'],
         'moodle_course_visible': bool(course.get('visible', 1)),
         'moodle_course_methods': sorted(set(course['enrollmentmethods'])),
+        'moodle_course_enddate': int(course.get('enddate') or 0),
         'moodle_url': url,
     }
     if course['idnumber'] is None:
@@ -381,6 +387,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                               'Jinja2 template' % (course['id'], url, host))
         self._refuse_clash(host, url, course['id'])
         self.inventory.add_host(host, group=group)
+        self.inventory.add_host(host, group=self.inventory.add_group(ALL_COURSES_GROUP))
         hostvars = course_hostvars(course, url)
         for name, value in hostvars.items():
             self.inventory.set_variable(host, name, value)

@@ -13,8 +13,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import time
+import uuid
 
 from collections import Counter
+from contextlib import contextmanager
 
 from ansible_collections.cemu.moodle.plugins.module_utils.client import (
     SITE_INFO_FUNCTION,
@@ -27,7 +30,15 @@ GET_ENROLMENTS_FUNCTION = 'local_keepaccess_get_course_enrolments'
 APPLY_FUNCTION = 'local_keepaccess_apply_manual_enrolments'
 REMOVE_FUNCTION = 'local_keepaccess_remove_manual_enrolments'
 ENSURE_INSTANCE_FUNCTION = 'local_keepaccess_ensure_manual_instance'
+HISTORY_FUNCTION = 'local_keepaccess_get_course_history'
+CLAIM_FUNCTION = 'local_keepaccess_claim_course'
+RELEASE_FUNCTION = 'local_keepaccess_release_course'
+SITE_SETTINGS_FUNCTION = 'local_keepaccess_get_site_settings'
 COMPANION_FUNCTIONS = (GET_ENROLMENTS_FUNCTION, APPLY_FUNCTION, REMOVE_FUNCTION, ENSURE_INSTANCE_FUNCTION)
+# Functions of local_keepaccess 2026120110 and later: history in Moodle and per-course claims.
+HISTORY_FUNCTIONS = (HISTORY_FUNCTION, SITE_SETTINGS_FUNCTION, CLAIM_FUNCTION, RELEASE_FUNCTION)
+CLAIM_SECONDS = 600
+CLAIM_POLL_SECONDS = 5
 REQUIRED_FUNCTIONS = (SITE_INFO_FUNCTION, COURSE_LOOKUP_FUNCTION) + COMPANION_FUNCTIONS
 COMPANION_ADVICE = ('install the companion plugin with role cemu.moodle.moodle_companion and add its '
                     'functions to the service')
@@ -57,6 +68,13 @@ class KeepAccessApi:
         if missing:
             advice = COMPANION_ADVICE if set(missing) & set(COMPANION_FUNCTIONS) else None
             raise functions_missing_error(missing, advice)
+
+    def site_settings(self):
+        """{pluginversion, timezone, servertime, historyretention} of local_keepaccess_get_site_settings."""
+        answer = self._call(SITE_SETTINGS_FUNCTION, {})
+        if not isinstance(answer, dict) or 'pluginversion' not in answer or 'timezone' not in answer:
+            raise _unexpected_answer(SITE_SETTINGS_FUNCTION, 'no pluginversion/timezone')
+        return answer
 
     # -- courses --
 
@@ -106,19 +124,81 @@ class KeepAccessApi:
                                          'paging did not advance past user id %d' % fromuserid)
             fromuserid = next_from
 
+    def read_course_history(self, courseid, page_records=5000):
+        """Every record of local_keepaccess_get_course_history (what earlier writes changed), oldest first."""
+        records = []
+        fromid = 0
+        while True:
+            page = self._call(HISTORY_FUNCTION, {'courseid': courseid, 'fromid': fromid, 'maxrecords': page_records})
+            if not isinstance(page, dict) or not isinstance(page.get('records'), list):
+                raise _unexpected_answer(HISTORY_FUNCTION, 'no records list')
+            records.extend(page['records'])
+            next_from = int(page.get('nextfromid') or 0)
+            if not next_from:
+                return records
+            if next_from <= fromid:
+                raise _unexpected_answer(HISTORY_FUNCTION, 'paging did not advance past record id %d' % fromid)
+            fromid = next_from
+
+    # -- claims: one run at a time per course --
+
+    def claim_course(self, courseid, runid, seconds=CLAIM_SECONDS, wait=0, sleep=time.sleep, clock=time.monotonic):
+        """Claim the course for ``runid`` (or renew the claim) before reading it to plan writes.
+
+        When another run holds the course, try again every few seconds for up to ``wait``
+        seconds, then fail with Moodle's message naming that run ('courseclaimed').
+        """
+        deadline = clock() + max(0, wait)
+        while True:
+            try:
+                answer = self._call(CLAIM_FUNCTION, {'runid': runid, 'seconds': int(seconds), 'courseid': courseid})
+            except MoodleError as err:
+                remaining = deadline - clock()
+                if err.errorcode != 'courseclaimed' or remaining <= 0:
+                    raise _claim_error(err, courseid, wait)
+                sleep(min(CLAIM_POLL_SECONDS, remaining))
+                continue
+            if not isinstance(answer, dict) or 'timeexpires' not in answer:
+                raise _unexpected_answer(CLAIM_FUNCTION, 'no timeexpires')
+            return answer
+
+    @contextmanager
+    def course_claimed(self, courseid, runid, seconds=CLAIM_SECONDS, wait=0):
+        """Hold the course for ``runid`` across a read-plan-write; released at the end, also on errors."""
+        self.claim_course(courseid, runid, seconds=seconds, wait=wait)
+        try:
+            yield
+        finally:
+            self.release_course(courseid, runid)
+
+    def release_course(self, courseid, runid):
+        """End the run's claim; True when it held the course."""
+        answer = self._call(RELEASE_FUNCTION, {'runid': runid, 'courseid': courseid})
+        if not isinstance(answer, dict) or 'released' not in answer:
+            raise _unexpected_answer(RELEASE_FUNCTION, 'no released')
+        return bool(answer['released'])
+
     # -- writing --
 
-    def apply_manual(self, courseid, rows, send_welcome=False):
-        """Create/update manual enrolments (+ manual role assignments); one result per row, in order."""
-        rows = [_pick(row, APPLY_ROW_KEYS) for row in rows]
-        # courseid (required) goes last: a form cut short by max_input_vars is refused whole
-        return self._write_verified(APPLY_FUNCTION, courseid, rows,
-                                    {'sendwelcome': bool(send_welcome), 'courseid': courseid})
+    def apply_manual(self, courseid, rows, send_welcome=False, run=None):
+        """Create/update manual enrolments (+ manual role assignments); one result per row, in order.
 
-    def remove_manual(self, courseid, rows):
+        ``run``: {'runid', 'step'}: the write is refused unless the run holds the course's claim, and
+        Moodle's history records the change under that run and step.
+        """
+        rows = [_pick(row, APPLY_ROW_KEYS) for row in rows]
+        params = {'sendwelcome': bool(send_welcome)}
+        params.update(_run_params(run))
+        # courseid (required) goes last: a form cut short by max_input_vars is refused whole
+        params['courseid'] = courseid
+        return self._write_verified(APPLY_FUNCTION, courseid, rows, params)
+
+    def remove_manual(self, courseid, rows, run=None):
         """Unassign manual roles and/or unenrol from the manual instance; one result per row."""
         rows = [_pick(row, REMOVE_ROW_KEYS) for row in rows]
-        return self._write_verified(REMOVE_FUNCTION, courseid, rows, {'courseid': courseid})
+        params = _run_params(run)
+        params['courseid'] = courseid
+        return self._write_verified(REMOVE_FUNCTION, courseid, rows, params)
 
     def ensure_manual_instance(self, courseid, enable=True):
         """{instanceid, created, enabled} after making sure an enabled manual instance exists."""
@@ -249,6 +329,28 @@ def _answered_userids(result):
 def _count_missing(sent, answered):
     """How many sent user ids have no answer (duplicates counted)."""
     return sum((Counter(sent) - Counter(answered)).values())
+
+
+def new_run_id(now=None):
+    """A run id for the history and course claims: UTC time and a random part, [A-Za-z0-9_-], 30 characters."""
+    stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(time.time() if now is None else now))
+    return 'ka-%s-%s' % (stamp, uuid.uuid4().hex[:10])
+
+
+def _run_params(run):
+    """runid and step of a write, when it names a run."""
+    if not run:
+        return {}
+    return {'runid': run['runid'], 'step': run.get('step', '')}
+
+
+def _claim_error(err, courseid, wait):
+    """A refused claim, saying how long the run waited."""
+    if err.errorcode != 'courseclaimed':
+        return err
+    waited = ' (waited %d s; raise the wait to queue behind it)' % wait if wait else ''
+    return MoodleError('%s%s' % (err.message, waited), function=CLAIM_FUNCTION, errorcode='courseclaimed',
+                       exception=err.exception, debuginfo=err.debuginfo)
 
 
 def _pick(row, keys):

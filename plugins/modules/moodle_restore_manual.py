@@ -49,6 +49,7 @@ extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
   - cemu.moodle.attributes
+  - cemu.moodle.run
 options:
   backup_file:
     description:
@@ -283,6 +284,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
     DEFAULT_BACKUP_DIR, BackupError, BackupStore, merge_record, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
+from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, enrolment_fields, plan_restore,
@@ -298,6 +300,8 @@ ROLE_ID_IN_MESSAGE = re.compile(r'\brole\s+id\s+(\d+)', re.IGNORECASE)
 
 def argument_spec():
     return dict(
+        run_id=dict(type='str'),
+        claim_wait=dict(type='int', default=0),
         backup_file=dict(type='path'),
         backup_dir=dict(type='path', default=DEFAULT_BACKUP_DIR),
         roles=dict(type='list', elements='str'),
@@ -370,7 +374,7 @@ def refused_role_in(err, plan):
     return int(match.group(1)) if match and int(match.group(1)) in planned else None
 
 
-def apply_plan(moodle, plan, replan):
+def apply_plan(moodle, plan, replan, run=None):
     """Send the plan's rows; return the plan that was applied.
 
     A user Moodle says is deleted, or a role an older companion plugin refuses for the whole call
@@ -380,7 +384,7 @@ def apply_plan(moodle, plan, replan):
     deleted, refused = set(), set()
     while plan.rows:
         try:
-            answers = moodle.api.apply_manual(moodle.course['id'], plan.rows, moodle.params['send_welcome'])
+            answers = moodle.api.apply_manual(moodle.course['id'], plan.rows, moodle.params['send_welcome'], run=run)
         except MoodleError as err:
             userid, roleid = deleted_user_in(err, plan), refused_role_in(err, plan)
             if userid is None and roleid is None:
@@ -420,15 +424,17 @@ def planned_enrolment(user, current, row, state):
             'timestart': fields['timestart'], 'timeend': fields['timeend'], 'roles': sorted(roles)}
 
 
-def restore(moodle, store, path, backup, state):
+def restore(moodle, store, path, backup, state, run=None):
     params = moodle.params
     instance, instance_id, must_ensure = manual_instance(moodle, state)
     earlier = store.load_record(path)
     known = course_restore_history(store)
+    # who earlier restores settled: this controller's records and Moodle's history (any controller)
+    settled = set(known['settled_users']) | set(history_settled_users(moodle))
 
     def make_plan(deleted=(), refused=()):
         return plan_restore(backup, state, roles=params['roles'], query=params['query'], manual_instance=instance,
-                            settled=known['settled_users'], deleted=set(known['deleted_users']) | set(deleted),
+                            settled=settled, deleted=set(known['deleted_users']) | set(deleted),
                             refused_roles=refused)
 
     plan = make_plan()
@@ -439,10 +445,13 @@ def restore(moodle, store, path, backup, state):
         if plan.changed:
             store.save_record(path, plan.record_changes(), earlier=earlier)
             with moodle.moodle_errors():
-                plan = apply_plan(moodle, plan, make_plan)
+                plan = apply_plan(moodle, plan, make_plan, run)
     settles = plan.changed or record_would_change(known, plan.record_changes(applied=True))
     if settles and not moodle.check_mode:
         record_path = store.save_record(path, plan.record_changes(applied=True), earlier=earlier)
+    if run is not None:
+        # Moodle's history is the record: the controller's copy of it is no change of the course
+        settles = plan.changed
     diff = plan.diff if moodle.diff_mode else {'before': None, 'after': None}
     result = {'planned_enrolments': planned_enrolments(plan, state, instance)} if moodle.check_mode else {}
     moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'],
@@ -452,7 +461,7 @@ def restore(moodle, store, path, backup, state):
                 restore_record=record_path, **result)
 
 
-def undo(moodle, store, path, state):
+def undo(moodle, store, path, state, run=None):
     record = store.load_record(path) if path else None
     if record is None:
         moodle.exit(False, backup_file=path, manual_instance_id=_instance_id(state), removed=[], reverted=[],
@@ -462,9 +471,9 @@ def undo(moodle, store, path, state):
     if not moodle.check_mode:
         with moodle.moodle_errors():
             if plan.remove_rows:
-                moodle.api.remove_manual(moodle.course['id'], plan.remove_rows)
+                moodle.api.remove_manual(moodle.course['id'], plan.remove_rows, run=run)
             if plan.revert_rows:
-                moodle.api.apply_manual(moodle.course['id'], plan.revert_rows, False)
+                moodle.api.apply_manual(moodle.course['id'], plan.revert_rows, False, run=run)
         store.remove_record(path)
     moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], backup_file=path,
                 manual_instance_id=_instance_id(state), removed=plan.removed, reverted=plan.reverted,
@@ -488,14 +497,15 @@ def run(moodle):
     moodle.require_companion()
     store = BackupStore(moodle.params['backup_dir'], moodle.client.url, moodle.course)
     path, backup = chosen_backup(moodle, store)
-    _course, state = moodle.read_course_state()
-    try:
-        if moodle.params['state'] == 'present':
-            restore(moodle, store, path, backup, state)
-        else:
-            undo(moodle, store, path, state)
-    except (PlanError, BackupError, OSError) as err:
-        moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+    with course_run(moodle, 'restore' if moodle.params['state'] == 'present' else 'revert') as run:
+        _course, state = moodle.read_course_state()
+        try:
+            if moodle.params['state'] == 'present':
+                restore(moodle, store, path, backup, state, run)
+            else:
+                undo(moodle, store, path, state, run)
+        except (PlanError, BackupError, OSError) as err:
+            moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
   - cemu.moodle.attributes
+  - cemu.moodle.run
 options:
   end:
     description:
@@ -232,6 +233,7 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ACTIVE, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, SUSPENDED, CourseState, PlanError, format_time, parse_end,
@@ -242,6 +244,8 @@ STATUS_CODES = {'active': ACTIVE, 'suspended': SUSPENDED}
 
 def argument_spec():
     return dict(
+        run_id=dict(type='str'),
+        claim_wait=dict(type='int', default=0),
         end=dict(type='raw', required=True),
         timezone=dict(type='str'),
         policy=dict(type='str', default='set', choices=['set', 'extend']),
@@ -319,10 +323,20 @@ def run(moodle):
     params = moodle.params
     if params['query'] and not HAS_JMESPATH:
         moodle.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
-    try:
-        if params['timezone']:
+    if params['timezone']:
+        try:
             end_in_zone(params['end'], params['timezone'])  # a bad end fails before Moodle is asked
-        moodle.require_companion()
+        except PlanError as err:
+            moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+    moodle.require_companion()
+    with course_run(moodle, 'enddate') as course:
+        set_end_dates(moodle, course)
+
+
+def set_end_dates(moodle, run):
+    """Read the course, plan the end dates and write them as ``run`` (None: no run named)."""
+    params = moodle.params
+    try:
         _course, state = moodle.read_course_state()
         if moodle.check_mode and params['assume_enrolments']:
             state = with_assumed_enrolments(state, params['assume_enrolments'])
@@ -338,7 +352,7 @@ def run(moodle):
                            % moodle.course_label())
     if plan.changed and not moodle.check_mode:
         with moodle.moodle_errors():
-            moodle.api.apply_manual(moodle.course['id'], plan.rows, False)
+            moodle.api.apply_manual(moodle.course['id'], plan.rows, False, run=run)
     moodle.exit(plan.changed, before=plan.diff['before'], after=plan.diff['after'], end=end,
                 end_iso=format_time(end, zone), timezone=zone_name, changed_users=plan.changed_users,
                 counts=plan.counts())

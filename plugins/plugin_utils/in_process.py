@@ -146,7 +146,7 @@ def run_in_process(module, args, environment=None, check_mode=False, diff=False,
     ``inject_invocation``: add ``invocation.module_args`` (modules do up to ansible-core 2.20; from 2.21
     only when the INJECT_INVOCATION setting asks for it).
     """
-    spec = module_base.full_argument_spec(module.argument_spec())
+    spec = module_base.full_argument_spec(module.argument_spec(), with_course=getattr(module, 'WITH_COURSE', True))
     try:
         ansible_module = InProcessModule(spec, args, environment, check_mode=check_mode, diff=diff, name=name,
                                          inject_invocation=inject_invocation)

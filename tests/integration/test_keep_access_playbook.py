@@ -103,6 +103,24 @@ def test_check_mode_changes_nothing_and_shows_who_would_be_converted(world):
     assert not os.path.exists(str(world['tmp'] / 'backups')), 'check mode kept a backup'
 
 
+def task_results(output, task_name):
+    """The result lines ('ok: [...]', 'changed: [...]', ...) printed under one task."""
+    lines, inside = [], False
+    for line in output.splitlines():
+        if line.startswith('TASK ['):
+            inside = task_name in line
+        elif inside and line.split(':', 1)[0] in ('ok', 'changed', 'skipping', 'failed', 'fatal'):
+            lines.append(line)
+    return lines
+
+
+def test_check_mode_scratch_folder_never_shows_as_changed(world):
+    output = check_run(world)['output']
+    for task in ('Make a temporary backup folder', 'Remove the temporary backup folder'):
+        results = task_results(output, task)
+        assert results and all(line.startswith('ok:') for line in results), (task, results)
+
+
 def test_failing_course_fails_alone_with_a_clear_message(world):
     result = first_run(world)
     recap = result['recap']

@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import re
 
+from . import functions_history as history
 from .companion import plugin_strings
 from .protocol import DEFAULT, OPTIONAL, MoodleException, Multiple, Single, Value
 from .registry import PLUGIN_VERSION, ws_function
@@ -204,10 +205,13 @@ def send_created_welcome(state, instance, userid):
                            'fromuserid': contact, 'source': 'local_keepaccess_apply_manual_enrolments'})
 
 
-def apply_row(state, instance, row, plan, sendwelcome, assignable):
-    """Write one planned row and its missing manual roles (skipping those the caller may not assign);
-    return its answer."""
+def apply_row(state, instance, row, plan, sendwelcome, assignable, run):
+    """Write one planned row and its missing manual roles (skipping those the caller may not assign),
+    record it in the history; return its answer."""
     existing, values = plan
+    courseid = instance['courseid']
+    before = history.enrolment_state(existing)
+    rolesbefore = history.manual_roles(state, courseid, row['userid'])
     if existing is None:
         ueid = state.enrol_user(instance, row['userid'], None, values['timestart'], values['timeend'],
                                 values['status'])[0]
@@ -224,6 +228,9 @@ def apply_row(state, instance, row, plan, sendwelcome, assignable):
     assigned = [roleid for roleid in wanted if roleid in assignable
                 and state.role_assign(roleid, row['userid'], instance['courseid'])[1]]
     skipped = [roleid for roleid in wanted if roleid not in assignable]
+    history.record(state, courseid, row['userid'], run, before,
+                   history.enrolment_state(state.user_enrolment(instance['id'], row['userid'])), rolesbefore,
+                   history.manual_roles(state, courseid, row['userid']))
     return {'userid': row['userid'], 'ueid': ueid, 'result': result, 'rolesassigned': assigned,
             'rolesskipped': skipped}
 
@@ -232,10 +239,20 @@ APPLY_ROW = Single({'userid': Value('int'), 'status': Value('int', OPTIONAL), 't
                     'timeend': Value('int', OPTIONAL), 'roleids': Multiple(Value('int'), OPTIONAL)})
 
 
+RUN_PARAMS = {'runid': Value('alphanumext', DEFAULT, ''), 'step': Value('alphanumext', DEFAULT, '')}
+
+
+def guard_write(ctx, courseid, runid):
+    """The run id's length, then (under the course's lock) the course's claim."""
+    history.require_valid_runid(runid, courseid)
+    history.require_writable(ctx.state, courseid, runid)
+
+
 @ws_function('local_keepaccess_apply_manual_enrolments',
-             {'courseid': Value('int'), 'enrolments': Multiple(APPLY_ROW), 'sendwelcome': Value('int', DEFAULT, 0)},
+             dict({'courseid': Value('int'), 'enrolments': Multiple(APPLY_ROW),
+                   'sendwelcome': Value('int', DEFAULT, 0)}, **RUN_PARAMS),
              component=COMPONENT)
-def apply_manual_enrolments(ctx, courseid, enrolments, sendwelcome):
+def apply_manual_enrolments(ctx, courseid, enrolments, sendwelcome, runid, step):
     """Create or update manual enrolments with exactly the given values; all rows or none."""
     require_course(ctx, courseid)
     ctx.require_capability('enrol/manual:enrol')
@@ -243,10 +260,12 @@ def apply_manual_enrolments(ctx, courseid, enrolments, sendwelcome):
     require_unique_users(enrolments, courseid)
     require_real_users(ctx, enrolments, courseid)
     assignable = ctx.assignable_roles() if all_roleids(enrolments) else frozenset()
+    guard_write(ctx, courseid, runid)
     plans = [plan_row(ctx, instance, row, courseid) for row in enrolments]
     if any(existing is not None and values for existing, values in plans):
         ctx.require_capability('enrol/manual:manage')
-    return [apply_row(ctx.state, instance, row, plan, sendwelcome, assignable)
+    run = {'runid': runid, 'step': step}
+    return [apply_row(ctx.state, instance, row, plan, sendwelcome, assignable, run)
             for row, plan in zip(enrolments, plans)]
 
 
@@ -256,8 +275,8 @@ REMOVE_ROW = Single({'userid': Value('int'), 'unenrol': Value('int', DEFAULT, 0)
 
 
 @ws_function('local_keepaccess_remove_manual_enrolments',
-             {'courseid': Value('int'), 'enrolments': Multiple(REMOVE_ROW)}, component=COMPONENT)
-def remove_manual_enrolments(ctx, courseid, enrolments):
+             dict({'courseid': Value('int'), 'enrolments': Multiple(REMOVE_ROW)}, **RUN_PARAMS), component=COMPONENT)
+def remove_manual_enrolments(ctx, courseid, enrolments, runid, step):
     """Unassign manual roles and/or remove manual enrolments; all rows or none."""
     state = ctx.state
     require_course(ctx, courseid)
@@ -270,14 +289,24 @@ def remove_manual_enrolments(ctx, courseid, enrolments):
     if any(row['unenrol'] for row in enrolments):
         ctx.require_capability('enrol/manual:unenrol')
         instance = require_manual_instance(ctx, courseid)
-    answers = []
-    for row in enrolments:
-        removed = []
-        for roleid in dict.fromkeys(row.get('roleids', ())):
-            removed += state.role_unassign_all(row['userid'], courseid, roleid=roleid, component='', itemid=0)
-        unenrolled = bool(row['unenrol']) and state.unenrol_user(instance, row['userid'])
-        answers.append({'userid': row['userid'], 'unenrolled': int(unenrolled), 'rolesunassigned': removed})
-    return answers
+    guard_write(ctx, courseid, runid)
+    manual = instance or state.first_manual_instance(courseid)
+    run = {'runid': runid, 'step': step}
+    return [remove_row(state, courseid, instance, manual, row, run) for row in enrolments]
+
+
+def remove_row(state, courseid, instance, manual, row, run):
+    """Remove one row's manual roles and enrolment, record it in the history; return its answer."""
+    userid = row['userid']
+    before = history.enrolment_state(state.user_enrolment(manual['id'], userid) if manual else None)
+    rolesbefore = history.manual_roles(state, courseid, userid)
+    removed = []
+    for roleid in dict.fromkeys(row.get('roleids', ())):
+        removed += state.role_unassign_all(userid, courseid, roleid=roleid, component='', itemid=0)
+    unenrolled = bool(row['unenrol']) and state.unenrol_user(instance, userid)
+    history.record(state, courseid, userid, run, before, history.enrolment_state(None) if unenrolled else before,
+                   rolesbefore, history.manual_roles(state, courseid, userid))
+    return {'userid': userid, 'unenrolled': int(unenrolled), 'rolesunassigned': removed}
 
 
 # ----- local_keepaccess_ensure_manual_instance ---------------------------------------------------

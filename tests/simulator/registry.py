@@ -11,17 +11,18 @@ SITE_VERSIONS = {
     '4.5': {'release': '4.5 (Build: 20241007)', 'version': '2024100700', 'showactivitydates': False},
     '5.1': {'release': '5.1.3 (Build: 20260216)', 'version': '2025100603', 'showactivitydates': True},
 }
-PLUGIN_VERSION = 2026120100
+PLUGIN_VERSION = 2026120110
 
 # Service `keep_access` of local_keepaccess (docs/design.md).
 KEEP_ACCESS_SERVICE = (
     'local_keepaccess_get_course_enrolments', 'local_keepaccess_apply_manual_enrolments',
     'local_keepaccess_remove_manual_enrolments', 'local_keepaccess_ensure_manual_instance',
-    'core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_course_get_categories',
+    'local_keepaccess_get_course_history', 'local_keepaccess_get_site_settings', 'local_keepaccess_claim_course',
+    'local_keepaccess_release_course', 'core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_course_get_categories',
     'enrol_manual_enrol_users', 'enrol_manual_unenrol_users',
 )
 # The recorded site's service `realmoodle_ws` (21 functions; the recordings show the first 5).
-# The simulator puts local_keepaccess's four at its end so the modules can run on this fixture too.
+# The simulator puts local_keepaccess's functions at its end so the modules can run on this fixture too.
 RECORDED_SERVICE = (
     'core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_course_get_courses',
     'core_course_search_courses', 'core_course_get_categories', 'core_enrol_get_enrolled_users',
@@ -31,6 +32,8 @@ RECORDED_SERVICE = (
     'core_group_get_course_groups', 'core_course_get_contents',
     'local_keepaccess_get_course_enrolments', 'local_keepaccess_apply_manual_enrolments',
     'local_keepaccess_remove_manual_enrolments', 'local_keepaccess_ensure_manual_instance',
+    'local_keepaccess_get_course_history', 'local_keepaccess_get_site_settings', 'local_keepaccess_claim_course',
+    'local_keepaccess_release_course',
 )
 # Functions that exist in Moodle but that the simulator does not implement: calling one
 # that is in the token's service fails with errorcode `simulatornotimplemented`.

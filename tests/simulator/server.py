@@ -12,7 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import fixtures, functions_keepaccess
+from . import fixtures, functions_history, functions_keepaccess
 # Importing functions_core registers its web-service functions.
 from . import functions_core  # noqa: F401  # pylint: disable=unused-import
 from .protocol import (MoodleException, invalid_parameter, json_answer, json_error, missing_record, parse_fields,
@@ -369,6 +369,29 @@ class Simulator:
         with self._lock:
             self.faults = []
 
+    def shift_clock(self, seconds):
+        """Move the simulated site's clock (time() of the plugin's claims and history) by some seconds."""
+        with self._lock:
+            self.state.site['clock_offset'] = int(self.state.site.get('clock_offset', 0)) + int(seconds)
+            return self.state.now()
+
+    def history(self, courseid=None):
+        """local_keepaccess's history rows (of one course), oldest first."""
+        with self._lock:
+            rows = sorted(self.state.tables['keepaccess_history'].values(), key=lambda row: row['id'])
+            return [dict(row) for row in rows if courseid is None or row['courseid'] == int(courseid)]
+
+    def leases(self):
+        """local_keepaccess's course claims (ended ones included until the task removes them)."""
+        with self._lock:
+            return [dict(lease) for lease in self.state.tables['keepaccess_lease'].values()]
+
+    def run_purge_task(self, retention=functions_history.DEFAULT_RETENTION):
+        """local_keepaccess's scheduled task purge_history with the retention setting given (0 = for ever)."""
+        with self._lock, self.state.transaction():
+            return {'records': functions_history.purge_history(self.state, int(retention)),
+                    'leases': functions_history.purge_expired_leases(self.state)}
+
     def messages(self):
         """Welcome messages sent so far: [{courseid, userid, instanceid, fromuserid, source}]."""
         with self._lock:
@@ -495,6 +518,8 @@ CONTROL_OPS = {
     ('GET', 'calls'): 'calls', ('GET', 'course_enrolments'): 'course_enrolments',
     ('GET', 'manual_instance'): 'manual_instance', ('POST', 'service_token'): 'add_service_token',
     ('POST', 'set_enrol_plugin_enabled'): 'set_enrol_plugin_enabled',
+    ('POST', 'shift_clock'): 'shift_clock', ('GET', 'history'): 'history', ('GET', 'leases'): 'leases',
+    ('POST', 'run_purge_task'): 'run_purge_task',
     ('POST', 'wait_until_idle'): 'wait_until_idle', ('POST', 'wait_for_calls'): 'wait_for_calls',
 }
 

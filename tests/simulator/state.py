@@ -48,7 +48,9 @@ SYSTEM_CONTEXTID = 1
 CATEGORY_CONTEXT_BASE = 100000
 
 TABLES = ('users', 'roles', 'categories', 'courses', 'instances', 'user_enrolments',
-          'role_assignments', 'cohorts', 'system_role_assignments', 'category_role_assignments')
+          'role_assignments', 'cohorts', 'system_role_assignments', 'category_role_assignments',
+          # local_keepaccess's own tables (db/install.xml)
+          'keepaccess_history', 'keepaccess_lease')
 
 
 def role_component(instance):
@@ -185,6 +187,11 @@ class State:
             raise
         finally:
             self._journal = None
+
+    # ----- the clock -------------------------------------------------------
+    def now(self):
+        """time() on the simulated site: the real clock plus the offset a test set (shift_clock)."""
+        return int(time.time()) + int(self.site.get('clock_offset', 0))
 
     # ----- reading ---------------------------------------------------------
     def user(self, userid):

@@ -220,3 +220,18 @@ def test_every_action_plugin_names_its_module():
     assert restore_action.ActionModule.MODULE is moodle_restore_manual
     assert end_action.ActionModule.MODULE is moodle_set_enrol_end
     assert issubclass(backup_action.ActionModule, in_process.MoodleAction)
+
+
+def test_the_site_check_runs_in_the_worker_with_the_modules_result(sim, capsys):
+    from ansible_collections.cemu.moodle.plugins.action import moodle_site_check as site_action
+    from ansible_collections.cemu.moodle.plugins.modules import moodle_site_check
+    assert site_action.ActionModule.MODULE is moodle_site_check
+    for args in ({'end': '2020-01-31'}, {'end': '2099-06-30'}):
+        args = dict(connection(sim), **args)
+        worker, process = in_worker(moodle_site_check, args), module_process(moodle_site_check, args, capsys)
+        for result in (worker, process):
+            result.pop('run_id', None)
+            result.pop('servertime', None)
+            result.pop('invocation', None)
+        assert worker == process
+    assert 'already past' in in_worker(moodle_site_check, dict(connection(sim), end='2020-01-31'))['msg']

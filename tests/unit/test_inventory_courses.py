@@ -28,17 +28,17 @@ TOKEN = 'unit-secret-token-0123456789'
 URL = 'https://moodle.example.edu'
 
 
-def course(cid, shortname, category, methods, idnumber='', visible=1):
+def course(cid, shortname, category, methods, idnumber='', visible=1, enddate=0):
     return {'id': cid, 'shortname': shortname, 'fullname': shortname + ' course', 'idnumber': idnumber,
             'categoryid': category, 'categoryname': 'Category %d' % category, 'visible': visible,
-            'enrollmentmethods': methods, 'format': 'topics', 'summary': 'not copied'}
+            'enrollmentmethods': methods, 'format': 'topics', 'summary': 'not copied', 'enddate': enddate}
 
 
 SITE_COURSES = [
     {'id': 1, 'shortname': 'site', 'fullname': 'Site', 'idnumber': '', 'categoryid': 0, 'categoryname': '',
      'visible': 1, 'enrollmentmethods': [], 'format': 'site'},
     course(2, 'KA1', 2, ['manual', 'database'], idnumber='KA-2026-1'),
-    course(3, 'KA2', 2, ['manual', 'cohort'], idnumber='KA-2026-2'),
+    course(3, 'KA2', 2, ['manual', 'cohort'], idnumber='KA-2026-2', enddate=1814392800),
     course(4, 'KA3', 3, ['manual', 'database', 'cohort'], idnumber='KA-2025-3'),
     course(5, 'MANUAL', 2, ['manual']),
     course(6, 'HIDDEN', 3, ['database'], visible=0),
@@ -136,6 +136,13 @@ def test_host_vars_name_the_course_and_site_but_not_the_token(tmp_path):
     assert hostvars['moodle_url'] == URL
     assert TOKEN not in repr(hostvars)
     assert 'summary' not in repr(hostvars)
+
+
+def test_host_vars_carry_the_course_end_date_and_every_course_is_in_moodle_courses(tmp_path):
+    inv = load(tmp_path, 'moodle_url: %s\nmoodle_token: %s\n' % (URL, TOKEN))
+    assert inv.get_host('KA2').get_vars()['moodle_course_enddate'] == 1814392800
+    assert inv.get_host('KA1').get_vars()['moodle_course_enddate'] == 0        # no end date in the course settings
+    assert hosts(inv, 'moodle_courses') == ['KA1', 'KA2', 'KA3']
 
 
 @pytest.mark.parametrize('shortname, host', [

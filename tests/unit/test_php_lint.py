@@ -25,6 +25,10 @@ KEEP_ACCESS_FUNCTIONS = [
     'local_keepaccess_apply_manual_enrolments',
     'local_keepaccess_remove_manual_enrolments',
     'local_keepaccess_ensure_manual_instance',
+    'local_keepaccess_get_course_history',
+    'local_keepaccess_get_site_settings',
+    'local_keepaccess_claim_course',
+    'local_keepaccess_release_course',
 ]
 CORE_FUNCTIONS = [
     'core_webservice_get_site_info',
@@ -71,14 +75,19 @@ def used_strings():
     used = set()
     for path in PHP_FILES:
         used.update(re.findall(r"'([a-z_:]+)', 'local_keepaccess'", read(path)))
-    used.update(re.findall(r"'(privacy:[a-z_:]+)'", read(os.path.join(PLUGIN, 'classes', 'privacy', 'provider.php'))))
+    provider = read(os.path.join(PLUGIN, 'classes', 'privacy', 'provider.php'))
+    used.update(name for name in re.findall(r"'(privacy:[a-z_:]+)'", provider) if not name.endswith(':'))
+    fields = re.search(r'USER_FIELDS = \[(.*?)\];', provider, re.S).group(1)
+    used.update('privacy:metadata:history:' + field for field in re.findall(r"'(\w+)'", fields))
     return used
 
 
 def test_every_string_and_error_code_the_plugin_uses_has_an_english_string():
     used = used_strings()
     assert {'coursenotfound', 'unknownuser', 'deleteduser', 'guestuser', 'duplicateuser', 'invalidtimes',
-            'cannotassignrole', 'nomanualinstance', 'privacy:metadata:keepaccess_backups'} <= used
+            'cannotassignrole', 'nomanualinstance', 'privacy:metadata:keepaccess_backups', 'privacy:metadata:history',
+            'privacy:metadata:history:userid', 'privacy:path:history', 'courseclaimed', 'claimrequired',
+            'historyretention', 'taskpurgehistory'} <= used
     assert used - defined_strings() == set()
 
 
@@ -112,6 +121,6 @@ def test_version_file_names_the_component_and_supports_moodle_4_1_to_5_1():
     plugin = json.loads(result.stdout)
 
     assert plugin['component'] == 'local_keepaccess'
-    assert plugin['version'] == 2026120100
+    assert plugin['version'] == 2026120110
     assert plugin['requires'] == 2022112800
     assert plugin['supported'] == [401, 501]

@@ -171,3 +171,16 @@ def test_host_the_role_did_not_run_for_has_no_record_and_is_reported_as_not_run(
     assert keep_access_host_result(host()) is None
     report = keep_access_report([keep_access_host_result(host())], hosts=['KA1'])
     assert report['summary']['courses'][0]['status'] == 'failed'
+
+
+def test_host_result_says_which_end_date_the_course_got_and_why():
+    results = dict(keep_access_backup=BACKUP, keep_access_restore=RESTORE, keep_access_end_result=END)
+    own = keep_access_host_result(host(keep_access_end='course_end', moodle_course_enddate=1814313600, **results))
+    assert own['end_reason'] == 'course end date 2027-06-30 00:00 UTC'
+    fallback = keep_access_host_result(host(keep_access_end='course_end', moodle_course_enddate=0,
+                                            keep_access_end_fallback='2027-09-30', **results))
+    assert fallback['end_reason'] == 'keep_access_end_fallback 2027-09-30: the course has no end date'
+    same = keep_access_host_result(host(keep_access_end='2027-03-31', **results))
+    assert same['end_reason'] == 'keep_access_end for every course'
+    row = next(csv.DictReader(io.StringIO(keep_access_report([own])['csv'])))
+    assert row['end_reason'] == 'course end date 2027-06-30 00:00 UTC'

@@ -269,7 +269,7 @@ class FakeApi:
     def __init__(self, refused):
         self.refused, self.calls = refused, []
 
-    def apply_manual(self, courseid, rows, send_welcome):
+    def apply_manual(self, courseid, rows, send_welcome, run=None):
         self.calls.append([dict(row) for row in rows])
         if any(self.refused in row.get('roleids', ()) for row in rows):
             raise MoodleError('Role id %d cannot be assigned in course %d: ...' % (self.refused, courseid),

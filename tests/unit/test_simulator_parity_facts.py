@@ -104,7 +104,8 @@ def sim_view(answer, snapshot):
 
 def as_recorded_plugin(answer, recorded):
     """The simulator's answer as the plugin version the snapshot was taken with gives it: without the fields
-    added since (recorded_live.FIELDS_SINCE), and with the recorded version numbers of the plugin."""
+    added since (recorded_live.FIELDS_SINCE), without the plugin's functions added since (the recorded
+    service does not list them), and with the recorded version numbers of the plugin."""
     if isinstance(answer, dict) and isinstance(recorded, dict) and 'pluginversion' in recorded:
         answer = dict((key, value) for key, value in answer.items()
                       if FIELDS_SINCE.get(key, 0) <= recorded['pluginversion'])
@@ -115,7 +116,7 @@ def as_recorded_plugin(answer, recorded):
         answer = dict(answer, functions=[
             dict(f, version=versions.get(f['name'], f['version']))
             if f['name'].startswith('local_keepaccess_') and f['version'] == str(PLUGIN_VERSION) else f
-            for f in answer['functions']])
+            for f in answer['functions'] if f['name'] in versions or not f['name'].startswith('local_keepaccess_')])
     return answer
 
 

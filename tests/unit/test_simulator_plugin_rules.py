@@ -28,7 +28,8 @@ DATABASE_USER = 5                    # student0001, KA1 via database
 MANUAL_ACTIVE, DB_AND_COHORT = 85, 89       # KA3: student0216 (manual), student0220 (database + cohort)
 T1, T2 = 1800000000, 1900000000
 MANAGER, TEACHER, STUDENT = 1, 4, 5
-FUNCTIONS = ('get_course_enrolments', 'apply_manual_enrolments', 'remove_manual_enrolments', 'ensure_manual_instance')
+FUNCTIONS = ('get_course_enrolments', 'apply_manual_enrolments', 'remove_manual_enrolments', 'ensure_manual_instance',
+             'get_course_history', 'claim_course', 'release_course', 'get_site_settings')
 
 
 # ----- the PHP source -------------------------------------------------------------------------------
@@ -53,12 +54,25 @@ CHECK_ORDER = {
     'apply_manual_enrolments': ['validate_parameters', 'course_target::load', 'validate_context',
                                 "require_capability('enrol/manual:enrol'", 'require_manual_instance()',
                                 'require_unique_users', 'require_real_users', 'request_checks::assignable_roles',
-                                'plan_rows', "require_capability('enrol/manual:manage'",
-                                'start_delegated_transaction'],
+                                'course_guard::require_valid_runid', 'course_guard::lock',
+                                'course_guard::require_writable', 'plan_rows',
+                                "require_capability('enrol/manual:manage'", 'start_delegated_transaction',
+                                'apply_plan', 'allow_commit', '$lock->release()'],
     'remove_manual_enrolments': ['validate_parameters', 'course_target::load', 'validate_context',
                                  'require_unique_users', 'require_known_users', 'require_assignable_roles',
                                  "require_capability('enrol/manual:unenrol'", 'require_manual_instance()',
-                                 'start_delegated_transaction'],
+                                 'course_guard::require_valid_runid', 'course_guard::lock',
+                                 'course_guard::require_writable', 'start_delegated_transaction', 'remove_row',
+                                 'allow_commit', '$lock->release()'],
+    'get_course_history': ['validate_parameters', "'invalidhistorypaging'", 'course_target::load', 'validate_context',
+                           "require_capability('moodle/course:enrolreview'", 'history::of_course'],
+    'claim_course': ['validate_parameters', 'course_target::load', 'validate_context',
+                     "require_capability('enrol/manual:enrol'", 'course_guard::require_valid_runid',
+                     'course_guard::claim'],
+    'get_site_settings': ['validate_parameters', 'validate_context', "require_capability('moodle/course:enrolreview'",
+                          "get_config('local_keepaccess', 'version')"],
+    'release_course': ['validate_parameters', 'course_target::load', 'validate_context',
+                       "require_capability('enrol/manual:enrol'", 'course_guard::release'],
     'ensure_manual_instance': ['validate_parameters', 'course_target::load', 'validate_context',
                                "require_capability('moodle/course:enrolconfig'",
                                "require_capability('enrol/manual:config'", "'manualplugindisabled'",
@@ -70,13 +84,20 @@ HELPER_ORDER = {
     ('classes/local/request_checks.php', 'require_assignable_roles'): [
         "require_capability('moodle/role:assign'", 'get_assignable_roles', "'cannotassignrole'"],
     ('classes/external/apply_manual_enrolments.php', 'plan_row'): ['require_valid_status', 'require_valid_times'],
-    # a role already held is left alone, one the caller may not assign is skipped (never an error)
+    # a role already held is left alone, one the caller may not assign is skipped (never an error);
+    # the history row is written after the row's enrolment and roles
     ('classes/external/apply_manual_enrolments.php', 'apply_plan'): [
         'enrol_user', 'update_user_enrol', 'array_unique', '$heldroles[$roleid]', '$assignable[$roleid]',
-        '$skipped[] = $roleid', 'role_assign(', "'rolesskipped' => $skipped"],
+        '$skipped[] = $roleid', 'role_assign(', 'history::record', "'rolesskipped' => $skipped"],
     ('classes/external/get_course_enrolments.php', 'execute'): [
         "'roleassignments' => $reader->role_assignments", "'inheritedroleassignments' => $reader->inherited_",
         "'assignableroles' => $reader->assignable_roles()"],
+    ('classes/external/remove_manual_enrolments.php', 'remove_row'): [
+        'unassign_manual_roles', 'unenrol_user', 'history::record'],
+    ('classes/local/course_guard.php', 'claim'): ["'invalidclaim'", 'self::lock', 'require_not_held_by_other',
+                                                  'insert_record', '$lock->release()'],
+    ('classes/local/course_guard.php', 'require_writable'): ['require_not_held_by_other', "'claimrequired'"],
+    ('classes/local/history.php', 'record'): ['$before === $after', 'insert_record'],
 }
 # The read's parent-context assignments: only the course's parent contexts, only users enrolled in the course.
 INHERITED_SQL = ['get_parent_context_ids(false)', 'ra.contextid $contextsql', 'FROM {user_enrolments} ue',
@@ -198,9 +219,13 @@ def site(server):
     ('remove_manual_enrolments',
      {'courseid': KA1, 'enrolments': [{'userid': PROBE, 'unenrol': 1, 'roleids': [STUDENT]}]}),
     ('ensure_manual_instance', {'courseid': KA1}),
+    ('get_course_history', {'courseid': KA1}),
+    ('claim_course', {'courseid': KA1, 'runid': 'run-1'}),
+    ('release_course', {'courseid': KA1, 'runid': 'run-1'}),
+    ('get_site_settings', {}),
 ])
 def test_result_fields_are_the_plugins(site, function, params):
-    if function == 'remove_manual_enrolments':
+    if function in ('remove_manual_enrolments', 'get_course_history'):
         site.call('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': PROBE, 'roleids': [STUDENT]}])
     if function == 'get_course_enrolments':       # a category role, so that the list has a row to look at
         site.sim.assign_category_role(site.sim.state.course(KA1)['category'], DATABASE_USER, TEACHER)

@@ -58,6 +58,40 @@ $functions = [
         'capabilities' => 'moodle/course:enrolconfig, enrol/manual:config',
         'ajax'         => false,
     ],
+    'local_keepaccess_get_course_history' => [
+        'classname'    => 'local_keepaccess\external\get_course_history',
+        'methodname'   => 'execute',
+        'description'  => 'What the keep_access writes changed in one course (enrolment and roles before and after, run, step, '
+            . 'time), oldest first, paged by id.',
+        'type'         => 'read',
+        'capabilities' => 'moodle/course:enrolreview',
+        'ajax'         => false,
+    ],
+    'local_keepaccess_get_site_settings' => [
+        'classname'    => 'local_keepaccess\external\get_site_settings',
+        'methodname'   => 'execute',
+        'description'  => 'The installed plugin version, server time zone and clock and history retention: what a run '
+            . 'checks once per site before it touches a course.',
+        'type'         => 'read',
+        'capabilities' => 'moodle/course:enrolreview',
+        'ajax'         => false,
+    ],
+    'local_keepaccess_claim_course' => [
+        'classname'    => 'local_keepaccess\external\claim_course',
+        'methodname'   => 'execute',
+        'description'  => 'Claims a course for one run (or renews the claim) so that no other run writes there meanwhile.',
+        'type'         => 'write',
+        'capabilities' => 'enrol/manual:enrol',
+        'ajax'         => false,
+    ],
+    'local_keepaccess_release_course' => [
+        'classname'    => 'local_keepaccess\external\release_course',
+        'methodname'   => 'execute',
+        'description'  => "Ends a run's claim on a course.",
+        'type'         => 'write',
+        'capabilities' => 'enrol/manual:enrol',
+        'ajax'         => false,
+    ],
 ];
 
 $services = [
@@ -68,6 +102,10 @@ $services = [
             'local_keepaccess_apply_manual_enrolments',
             'local_keepaccess_remove_manual_enrolments',
             'local_keepaccess_ensure_manual_instance',
+            'local_keepaccess_get_course_history',
+            'local_keepaccess_get_site_settings',
+            'local_keepaccess_claim_course',
+            'local_keepaccess_release_course',
             'core_webservice_get_site_info',
             'core_course_get_courses_by_field',
             'core_course_get_categories',

@@ -25,7 +25,9 @@ use core_external\external_function_parameters;
 use core_external\external_multiple_structure;
 use core_external\external_single_structure;
 use core_external\external_value;
+use local_keepaccess\local\course_guard;
 use local_keepaccess\local\course_target;
+use local_keepaccess\local\history;
 use local_keepaccess\local\request_checks;
 use stdClass;
 
@@ -37,6 +39,8 @@ use stdClass;
  * A role the caller may not assign in the course (or that does not exist) is skipped for that row
  * only and reported in 'rolesskipped', like Moodle's restore skips a role the restoring user
  * cannot assign; the enrolment is written anyway.
+ * Under the course's lock it checks the run's claim (course_guard) and records in the history
+ * table, in the same transaction, what it changed for each user.
  *
  * @package    local_keepaccess
  * @copyright  cemu.moodle contributors
@@ -64,6 +68,9 @@ class apply_manual_enrolments extends external_api {
             ])),
             'sendwelcome' => new external_value(PARAM_INT, '1 = send the welcome message for created enrolments',
                 VALUE_DEFAULT, 0),
+            'runid' => new external_value(PARAM_ALPHANUMEXT, 'Run writing (must hold the course claim); empty = none',
+                VALUE_DEFAULT, ''),
+            'step' => new external_value(PARAM_ALPHANUMEXT, 'Step of the run, kept in the history', VALUE_DEFAULT, ''),
         ]);
     }
 
@@ -73,12 +80,15 @@ class apply_manual_enrolments extends external_api {
      * @param int $courseid
      * @param array $enrolments
      * @param int $sendwelcome
+     * @param string $runid
+     * @param string $step
      * @return array one result per row, in request order
      */
-    public static function execute(int $courseid, array $enrolments, int $sendwelcome = 0): array {
+    public static function execute(int $courseid, array $enrolments, int $sendwelcome = 0, string $runid = '',
+            string $step = ''): array {
         global $DB;
-        $params = self::validate_parameters(self::execute_parameters(),
-            ['courseid' => $courseid, 'enrolments' => $enrolments, 'sendwelcome' => $sendwelcome]);
+        $params = self::validate_parameters(self::execute_parameters(), ['courseid' => $courseid,
+            'enrolments' => $enrolments, 'sendwelcome' => $sendwelcome, 'runid' => $runid, 'step' => $step]);
         $target = course_target::load($params['courseid']);
         self::validate_context($target->context);
         require_capability('enrol/manual:enrol', $target->context);
@@ -89,22 +99,30 @@ class apply_manual_enrolments extends external_api {
         request_checks::require_unique_users($userids, $target);
         request_checks::require_real_users($userids, $target);
         $assignable = request_checks::assignable_roles(request_checks::all_roleids($rows), $target);
-        $plans = self::plan_rows($rows, request_checks::enrolments_of($userids, $instance->id), $target);
-        if (array_filter(array_column($plans, 'result'), function($result) {
-            return $result === 'updated';
-        })) {
-            require_capability('enrol/manual:manage', $target->context);
-        }
-        $heldroles = request_checks::manual_roles_of($userids, $target);
+        $run = ['runid' => $params['runid'], 'step' => $params['step']];
+        course_guard::require_valid_runid($run['runid'], $target);
+        $lock = course_guard::lock($target);
+        try {
+            course_guard::require_writable($target, $run['runid']);
+            $plans = self::plan_rows($rows, request_checks::enrolments_of($userids, $instance->id), $target);
+            if (array_filter(array_column($plans, 'result'), function($result) {
+                return $result === 'updated';
+            })) {
+                require_capability('enrol/manual:manage', $target->context);
+            }
+            $heldroles = request_checks::manual_roles_of($userids, $target);
 
-        $transaction = $DB->start_delegated_transaction();
-        $newinstance = self::instance_for_new_enrolments($instance, !empty($params['sendwelcome']));
-        $results = [];
-        foreach ($plans as $plan) {
-            $results[] = self::apply_plan($plan, $instance, $newinstance, $heldroles[$plan['userid']] ?? [], $assignable,
-                $target);
+            $transaction = $DB->start_delegated_transaction();
+            $newinstance = self::instance_for_new_enrolments($instance, !empty($params['sendwelcome']));
+            $results = [];
+            foreach ($plans as $plan) {
+                $results[] = self::apply_plan($plan, $instance, $newinstance, $heldroles[$plan['userid']] ?? [],
+                    $assignable, $target, $run);
+            }
+            $transaction->allow_commit();
+        } finally {
+            $lock->release();
         }
-        $transaction->allow_commit();
         return $results;
     }
 
@@ -140,7 +158,8 @@ class apply_manual_enrolments extends external_api {
      * @param array $rows validated request rows
      * @param array $existing [userid => user enrolment in the manual instance]
      * @param course_target $target
-     * @return array plans: userid, result (created|updated|unchanged), values to write, ueid, roleids
+     * @return array plans: userid, result (created|updated|unchanged), values to write, ueid, roleids,
+     *     before and after (history::enrolment_state())
      */
     private static function plan_rows(array $rows, array $existing, course_target $target): array {
         $plans = [];
@@ -172,7 +191,8 @@ class apply_manual_enrolments extends external_api {
         if (!$ue || isset($given['timestart']) || isset($given['timeend'])) {
             request_checks::require_valid_times($final['timestart'], $final['timeend'], $userid, $target);
         }
-        $plan = ['userid' => $userid, 'roleids' => array_map('intval', $row['roleids'] ?? [])];
+        $plan = ['userid' => $userid, 'roleids' => array_map('intval', $row['roleids'] ?? []),
+            'before' => history::enrolment_state($ue), 'after' => history::enrolment_state($final)];
         if (!$ue) {
             return $plan + ['result' => 'created', 'values' => $final, 'ueid' => 0];
         }
@@ -189,10 +209,11 @@ class apply_manual_enrolments extends external_api {
      * @param array $heldroles [roleid => true] manual roles the user holds already
      * @param array $assignable [roleid => true] roles the caller may assign in the course
      * @param course_target $target
+     * @param array $run runid and step, for the history
      * @return array the row's result
      */
     private static function apply_plan(array $plan, stdClass $instance, stdClass $newinstance, array $heldroles,
-            array $assignable, course_target $target): array {
+            array $assignable, course_target $target, array $run): array {
         global $DB;
         $plugin = enrol_get_plugin('manual');
         $userid = $plan['userid'];
@@ -205,6 +226,7 @@ class apply_manual_enrolments extends external_api {
             $plugin->update_user_enrol($instance, $userid, $values['status'] ?? null, $values['timestart'] ?? null,
                 $values['timeend'] ?? null);
         }
+        $rolesbefore = array_keys($heldroles);
         $assigned = [];
         $skipped = [];
         foreach (array_unique($plan['roleids']) as $roleid) {
@@ -219,6 +241,8 @@ class apply_manual_enrolments extends external_api {
             $heldroles[$roleid] = true;
             $assigned[] = $roleid;
         }
+        history::record((int) $target->course->id, $userid, $run, $plan['before'], $plan['after'], $rolesbefore,
+            array_keys($heldroles));
         return ['userid' => $userid, 'ueid' => $ueid, 'result' => $plan['result'], 'rolesassigned' => $assigned,
             'rolesskipped' => $skipped];
     }

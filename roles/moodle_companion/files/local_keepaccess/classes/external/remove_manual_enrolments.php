@@ -25,11 +25,17 @@ use core_external\external_function_parameters;
 use core_external\external_multiple_structure;
 use core_external\external_single_structure;
 use core_external\external_value;
+use local_keepaccess\local\course_guard;
 use local_keepaccess\local\course_target;
+use local_keepaccess\local\history;
 use local_keepaccess\local\request_checks;
+use stdClass;
 
 /**
  * local_keepaccess_remove_manual_enrolments: undoes manual role assignments and enrolments, all rows or none.
+ *
+ * Under the course's lock it checks the run's claim (course_guard) and records in the history
+ * table, in the same transaction, what it changed for each user.
  *
  * @package    local_keepaccess
  * @copyright  cemu.moodle contributors
@@ -50,6 +56,9 @@ class remove_manual_enrolments extends external_api {
                 'roleids' => new external_multiple_structure(
                     new external_value(PARAM_INT, 'Role id'), 'Manual role assignments to remove', VALUE_OPTIONAL),
             ])),
+            'runid' => new external_value(PARAM_ALPHANUMEXT, 'Run writing (must hold the course claim); empty = none',
+                VALUE_DEFAULT, ''),
+            'step' => new external_value(PARAM_ALPHANUMEXT, 'Step of the run, kept in the history', VALUE_DEFAULT, ''),
         ]);
     }
 
@@ -58,12 +67,14 @@ class remove_manual_enrolments extends external_api {
      *
      * @param int $courseid
      * @param array $enrolments
+     * @param string $runid
+     * @param string $step
      * @return array one result per row, in request order
      */
-    public static function execute(int $courseid, array $enrolments): array {
+    public static function execute(int $courseid, array $enrolments, string $runid = '', string $step = ''): array {
         global $DB;
         $params = self::validate_parameters(self::execute_parameters(),
-            ['courseid' => $courseid, 'enrolments' => $enrolments]);
+            ['courseid' => $courseid, 'enrolments' => $enrolments, 'runid' => $runid, 'step' => $step]);
         $target = course_target::load($params['courseid']);
         self::validate_context($target->context);
 
@@ -73,28 +84,61 @@ class remove_manual_enrolments extends external_api {
         self::require_known_users($userids, $target);
         request_checks::require_assignable_roles(request_checks::all_roleids($rows), $target);
         $instance = null;
-        $enrolled = [];
         if (array_filter(array_column($rows, 'unenrol'))) {
             require_capability('enrol/manual:unenrol', $target->context);
             $instance = $target->require_manual_instance();
-            $enrolled = request_checks::enrolments_of($userids, $instance->id);
         }
-        $heldroles = request_checks::manual_roles_of($userids, $target);
+        $run = ['runid' => $params['runid'], 'step' => $params['step']];
+        course_guard::require_valid_runid($run['runid'], $target);
+        $lock = course_guard::lock($target);
+        try {
+            course_guard::require_writable($target, $run['runid']);
+            $manual = $instance ?? $target->find_manual_instance();
+            $enrolled = $manual ? request_checks::enrolments_of($userids, $manual->id) : [];
+            $heldroles = request_checks::manual_roles_of($userids, $target);
 
-        $transaction = $DB->start_delegated_transaction();
-        $results = [];
-        foreach ($rows as $row) {
-            $userid = (int) $row['userid'];
-            $unassigned = self::unassign_manual_roles($userid, $row['roleids'] ?? [], $heldroles[$userid] ?? [], $target);
-            $unenrolled = !empty($row['unenrol']) && isset($enrolled[$userid]);
-            if ($unenrolled) {
-                // Moodle's own unenrol: when it is the user's last enrolment Moodle also removes roles and groups.
-                enrol_get_plugin('manual')->unenrol_user($instance, $userid);
+            $transaction = $DB->start_delegated_transaction();
+            $results = [];
+            foreach ($rows as $row) {
+                $results[] = self::remove_row($row, $instance, $enrolled, $heldroles, $target, $run);
             }
-            $results[] = ['userid' => $userid, 'unenrolled' => $unenrolled ? 1 : 0, 'rolesunassigned' => $unassigned];
+            $transaction->allow_commit();
+        } finally {
+            $lock->release();
         }
-        $transaction->allow_commit();
         return $results;
+    }
+
+    /**
+     * Removes one row's roles and enrolment and records the change in the history.
+     *
+     * @param array $row
+     * @param stdClass|null $instance the manual instance to unenrol from (null: no row unenrols)
+     * @param array $enrolled [userid => the user's enrolment in the manual instance]
+     * @param array $heldroles [userid => [roleid => true]] manual roles held
+     * @param course_target $target
+     * @param array $run runid and step
+     * @return array the row's result
+     */
+    private static function remove_row(array $row, ?stdClass $instance, array $enrolled, array $heldroles,
+            course_target $target, array $run): array {
+        $userid = (int) $row['userid'];
+        $held = $heldroles[$userid] ?? [];
+        $unassigned = self::unassign_manual_roles($userid, $row['roleids'] ?? [], $held, $target);
+        $unenrolled = !empty($row['unenrol']) && isset($enrolled[$userid]);
+        if ($unenrolled) {
+            // Moodle's own unenrol: when it is the user's last enrolment Moodle also removes roles and groups.
+            enrol_get_plugin('manual')->unenrol_user($instance, $userid);
+        }
+        $before = history::enrolment_state($enrolled[$userid] ?? null);
+        $rolesafter = array_values(array_diff(array_keys($held), $unassigned));
+        if ($unenrolled) {
+            // The user's last enrolment takes every course role with it: read what is left.
+            $rolesafter = array_keys(request_checks::manual_roles_of([$userid], $target)[$userid] ?? []);
+        }
+        history::record((int) $target->course->id, $userid, $run, $before,
+            $unenrolled ? history::enrolment_state(null) : $before, array_keys($held), $rolesafter);
+        return ['userid' => $userid, 'unenrolled' => $unenrolled ? 1 : 0, 'rolesunassigned' => $unassigned];
     }
 
     /**

@@ -80,12 +80,25 @@ class course_target {
      * @throws moodle_exception nomanualinstance
      */
     public function require_manual_instance(): stdClass {
+        $instance = $this->find_manual_instance();
+        if ($instance === null) {
+            throw new moodle_exception('nomanualinstance', 'local_keepaccess', '', $this->course->id);
+        }
+        return $instance;
+    }
+
+    /**
+     * The course's first enabled manual instance, or null when it has none.
+     *
+     * @return stdClass|null
+     */
+    public function find_manual_instance(): ?stdClass {
         foreach (enrol_get_instances($this->course->id, true) as $instance) {
             if ($instance->enrol === 'manual') {
                 return $instance;
             }
         }
-        throw new moodle_exception('nomanualinstance', 'local_keepaccess', '', $this->course->id);
+        return null;
     }
 
     /**

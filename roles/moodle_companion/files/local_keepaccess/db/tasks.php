@@ -1,0 +1,38 @@
+<?php
+// This file is part of local_keepaccess, the companion plugin of the cemu.moodle Ansible collection.
+//
+// local_keepaccess is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// local_keepaccess is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with local_keepaccess.  If not, see <https://www.gnu.org/licenses/>.
+
+
+/**
+ * Scheduled tasks of local_keepaccess.
+ *
+ * @package    local_keepaccess
+ * @copyright  cemu.moodle contributors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+defined('MOODLE_INTERNAL') || die();
+
+$tasks = [
+    [
+        'classname' => 'local_keepaccess\task\purge_history',
+        'blocking'  => 0,
+        'minute'    => 'R',
+        'hour'      => '3',
+        'day'       => '*',
+        'month'     => '*',
+        'dayofweek' => '*',
+    ],
+];
