@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import CLAIM_SECONDS
 from tests.integration.evidence import (backup_files, backup_problems, control_task, course_view, load_json,
                                         module_task, run_play, tree_snapshot, users_without_access)
 from tests.simulator import Simulator
@@ -83,8 +84,15 @@ def delete_user_between(scenario, prefix):
 
 
 def reissue_token(sim):
-    """What the admin does after a token was revoked: issue it again (same value, as a new one would be)."""
+    """What the admin does after a token was revoked: issue it again (same value, as a new one would be).
+
+    The revoked run could not release its claim on the course (releasing needs the token): the claim
+    must still be there, and the re-run comes after it ran out (CLAIM_SECONDS), as the failed course's
+    message tells the admin to do. Before that, the re-run stops with that message (unit-tested).
+    """
+    assert [lease['courseid'] for lease in sim.leases()] == [COURSE_ID], sim.leases()
     sim.add_token(TOKEN)
+    sim.shift_clock(CLAIM_SECONDS + 1)
 
 
 def wait_for_slow_call(sim):
