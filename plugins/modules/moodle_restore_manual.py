@@ -111,7 +111,12 @@ attributes:
   check_mode:
     details: Plans everything, writes nothing to Moodle or the backup directory.
   diff_mode:
-    details: Per changed user (by username), the manual enrolment and manual roles before and after.
+    details:
+      - One line per changed user, for example V(student0001  new  active  end: none  [+student]) or
+        V(student0002  active  end: 2027-01-31 23:59 GMT -> none  [student]): the manual enrolment's status,
+        start (when it changes) and end before and after, and the user's manual roles (V(+) added, V(-) removed).
+      - Dates are shown in the site's time zone, as the course read reports it.
+      - The same per user (by username) as data, with Unix times, is returned in RV(user_changes).
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
   - A restore record is written before Moodle is changed and again after, so a run that was killed
@@ -275,6 +280,14 @@ planned_enrolments:
       type: list
       elements: str
   sample: [{userid: 5, username: student0001, status: active, timestart: 0, timeend: 0, roles: [student]}]
+user_changes:
+  description:
+    - With C(--diff), per changed user (by username) the manual enrolment (C(status), C(timestart), C(timeend)
+      as Unix times) and manual C(roles) before and after; a user without a manual enrolment before (or after,
+      for O(state=absent)) is missing from C(before) (or C(after)).
+  returned: in diff mode
+  type: dict
+  sample: {before: {}, after: {student0001: {status: active, timestart: 0, timeend: 0, roles: [student]}}}
 '''
 
 import re
@@ -285,6 +298,7 @@ from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
     DEFAULT_BACKUP_DIR, BackupError, BackupStore, merge_record, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
+from ansible_collections.cemu.moodle.plugins.module_utils.diff_lines import site_zone, user_lines
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, enrolment_fields, plan_restore,
@@ -454,7 +468,7 @@ def restore(moodle, store, path, backup, state, run=None):
         settles = plan.changed
     diff = plan.diff if moodle.diff_mode else {'before': None, 'after': None}
     result = {'planned_enrolments': planned_enrolments(plan, state, instance)} if moodle.check_mode else {}
-    moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'],
+    moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'], lines=diff_lines(moodle, diff, state),
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
                 unchanged=plan.unchanged, skipped=plan.skipped + plan.roles_skipped,
                 kept_suspended=plan.kept_suspended, roles_assigned=len(plan.assigned_roles), counts=plan.counts(),
@@ -475,9 +489,15 @@ def undo(moodle, store, path, state, run=None):
             if plan.revert_rows:
                 moodle.api.apply_manual(moodle.course['id'], plan.revert_rows, False, run=run)
         store.remove_record(path)
-    moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], backup_file=path,
+    moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], lines=diff_lines(moodle, plan.diff, state),
+                backup_file=path,
                 manual_instance_id=_instance_id(state), removed=plan.removed, reverted=plan.reverted,
                 roles_unassigned=plan.roles_unassigned, restore_record=store.record_path(path))
+
+
+def diff_lines(moodle, diff, state):
+    """--diff: one line per user, dates in the site's time zone (as the course read reports it)."""
+    return user_lines(diff['before'], diff['after'], site_zone(state.timezone)) if moodle.diff_mode else None
 
 
 def _instance_id(state):
