@@ -176,7 +176,7 @@ import difflib
 import os
 
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
-    DEFAULT_BACKUP_DIR, BackupError, BackupStore, backup_file_name, normalize_url)
+    DEFAULT_BACKUP_DIR, DEFAULT_METHODS, BackupError, BackupStore, backup_file_name, normalize_url)
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     PlanError, backup_counts, backup_diff, backup_from_state, backup_users, same_backup)
@@ -189,7 +189,7 @@ TYPO_SIMILARITY = 0.8
 
 def argument_spec():
     return dict(
-        methods=dict(type='list', elements='str', default=['database', 'cohort']),
+        methods=dict(type='list', elements='str', default=list(DEFAULT_METHODS)),
         backup_dir=dict(type='path', default=DEFAULT_BACKUP_DIR),
         retention=dict(type='int', default=0),
     )
