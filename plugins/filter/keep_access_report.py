@@ -224,8 +224,9 @@ def _table_lines(records, totals, failed, check_mode, table_rows=TABLE_ROWS):
         return '  '.join(row[key].ljust(widths[key]) for key, dummy in TABLE_COLUMNS).rstrip()
 
     lines = ['keep_access run report%s' % (' (check mode: nothing was changed)' if check_mode else '')]
-    lines.append(line(rows[0]))
-    lines.append('  '.join('-' * widths[key] for key, dummy in TABLE_COLUMNS))
+    if shown:
+        lines.append(line(rows[0]))
+        lines.append('  '.join('-' * widths[key] for key, dummy in TABLE_COLUMNS))
     lines += [line(row) for row in rows[1:]]
     if len(shown) < len(records):
         lines.append('(%d of %d courses listed: those that failed or skipped users; every course is in the '

@@ -209,3 +209,5 @@ def test_a_big_run_prints_only_the_courses_that_need_a_look():
     assert len(table) == 8 and table[-1].startswith('FAILED C009')
     assert len(report['summary']['courses']) == 200 and report['csv'].count('\n') == 201
     assert len(keep_access_report(records[:20])['table']) == 3 + 20 + 2     # a small run lists every course
+    quiet = keep_access_report([dict(fine, course='C%03d' % n) for n in range(30)])['table']
+    assert quiet[1].startswith('(0 of 30 courses listed') and len(quiet) == 3   # no empty table head
