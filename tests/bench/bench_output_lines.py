@@ -3,7 +3,7 @@
 """Benchmark: how many lines ``ansible-playbook cemu.moodle.keep_access`` prints.
 
     python -m tests.bench.bench_output_lines [--courses 200] [--students 30] [--forks 10]
-                                             [--display-ok-skipped]
+                                             [--display-ok-skipped] [--concise]
 
 Against the simulator's ``bench`` fixture (database-enrolled students, no
 cohort instance: the normal single-method course), with the default callback
@@ -13,7 +13,8 @@ site is reset in between, so that the ``--diff`` first run converts too), and
 prints for each run the lines printed (stdout and stderr together), the lines
 per course, the warnings and the PLAY RECAP's lines. ``--display-ok-skipped``
 also runs them with ``ANSIBLE_DISPLAY_OK_HOSTS=false`` and
-``ANSIBLE_DISPLAY_SKIPPED_HOSTS=false`` (the README's advice for big runs).
+``ANSIBLE_DISPLAY_SKIPPED_HOSTS=false``; ``--concise`` with the collection's stdout callback
+``cemu.moodle.concise`` (the README's advice for big runs).
 
 A script, not a test: line counts depend on nothing but the code, but four
 200-course runs take minutes. The integration test
@@ -31,6 +32,7 @@ from tests.demo import runner
 from tests.simulator import Simulator
 
 QUIET_HOSTS = {'ANSIBLE_DISPLAY_OK_HOSTS': 'false', 'ANSIBLE_DISPLAY_SKIPPED_HOSTS': 'false'}
+CONCISE = {'ANSIBLE_STDOUT_CALLBACK': 'cemu.moodle.concise'}
 
 
 def parse_args(argv):
@@ -40,6 +42,7 @@ def parse_args(argv):
     parser.add_argument('--forks', type=int, default=10)
     parser.add_argument('--display-ok-skipped', action='store_true',
                         help='also run with ANSIBLE_DISPLAY_OK_HOSTS/ANSIBLE_DISPLAY_SKIPPED_HOSTS=false')
+    parser.add_argument('--concise', action='store_true', help='also run with the stdout callback cemu.moodle.concise')
     return parser.parse_args(argv)
 
 
@@ -89,6 +92,8 @@ def main(argv=None):
         rows = measure(sim, work, args, None, 'default settings')
         if args.display_ok_skipped:
             rows += measure(sim, work, args, QUIET_HOSTS, 'ok/skipped hidden')
+        if args.concise:
+            rows += measure(sim, work, args, CONCISE, 'cemu.moodle.concise')
     finally:
         sim.stop()
         shutil.rmtree(work, ignore_errors=True)
