@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 name: concise
 type: stdout
 short_description: Ansible's default output with one line per task instead of one per host
-version_added: 1.3.0
+version_added: 0.2.0
 author:
   - cemu.moodle contributors (@cemu-moodle)
 description:
@@ -75,7 +75,7 @@ class CallbackModule(DefaultCallback):
 
     def _count(self, result, outcome):
         task = _task_of(result)
-        if self._counted_task is not task._uuid:
+        if self._counted_task != task._uuid:
             self._flush()
             self._counted_task = task._uuid
             self._counted = task

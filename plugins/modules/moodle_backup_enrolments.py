@@ -41,7 +41,7 @@ options:
         V(imsenterprise), V(ldap), V(lti), V(mnet), V(paypal)) is refused as a typo, before anything is read
         or written, for example V(databse). Any other plugin name is accepted (add-on enrolment plugins).
       - A method the course has no instance of is normal (a course fed by the external database only, or by
-        a cohort only): it is no warning, the module returns it in RV(missing_methods).
+        a cohort only), so it is no warning; the module returns it in RV(missing_methods).
     type: list
     elements: str
     default: [database, cohort]

@@ -112,15 +112,15 @@ attributes:
     details:
       - Plans everything, writes nothing to Moodle or the backup directory.
       - When the course has no backup in O(backup_dir) yet and O(backup_file) is not set (a first run of
-        M(cemu.moodle.moodle_backup_enrolments) then this module, both in check mode: the backup was not
+        M(cemu.moodle.moodle_backup_enrolments) then this module, both in check mode, so that the backup was not
         written), the restore is planned from the course itself, from the backup
         M(cemu.moodle.moodle_backup_enrolments) would write now with its default methods (V(database) and
         V(cohort)), and RV(backup_file) is null. Outside check mode a missing backup is an error.
   diff_mode:
     details:
-      - One line per changed user, for example V(student0001  new  active  end: none  [+student]) or
-        V(student0002  active  end: 2027-01-31 23:59 GMT -> none  [student]): the manual enrolment's status,
-        start (when it changes) and end before and after, and the user's manual roles (V(+) added, V(-) removed).
+      - "One line per changed user, for example V(student0001  new  active  end: none  [+student]) or
+        V(student0002  active  end: 2027-01-31 23:59 GMT -> none  [student]), with the manual enrolment's status,
+        start (when it changes) and end before and after, and the user's manual roles (V(+) added, V(-) removed)."
       - Dates are shown in the site's time zone, as the course read reports it.
       - The same per user (by username) as data, with Unix times, is returned in RV(user_changes).
 notes:

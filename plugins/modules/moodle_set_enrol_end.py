@@ -134,8 +134,8 @@ attributes:
       restore run in check mode would have made.
   diff_mode:
     details:
-      - One line per changed user, for example V(student0001  active  end: none -> 2027-06-30 23:59 BST  [student]):
-        the manual enrolment's status, its end before and after, and the user's roles in the course.
+      - "One line per changed user, for example V(student0001  active  end: none -> 2027-06-30 23:59 BST  [student]),
+        with the manual enrolment's status, its end before and after, and the user's roles in the course."
       - Dates are shown in the site's time zone (as the course read reports it), whatever O(timezone) is.
       - The same per user (by username) as data, with Unix times, is returned in RV(user_changes).
 notes:
