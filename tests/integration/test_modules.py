@@ -187,7 +187,7 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     assert set_end['timezone'] == 'Europe/Berlin'
     assert sorted(short(u['username']) for u in set_end['changed_users']) == [
         's01', 's02', 's03', 's05', 's07', 's08']
-    assert set_end['user_changes']['after']['ka1-s05'] == {'timeend': END}
+    assert set_end['user_changes']['after']['ka1-s05'] == {'status': 'active', 'timeend': END, 'roles': ['student']}
     assert_ok(set_end_again, False)
     assert_ok(chain_backup, True)           # s03 and s10 left the source since the first backup
     assert chain_backup['backup_file'] != backup['backup_file']
