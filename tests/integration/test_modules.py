@@ -179,7 +179,7 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
                                                                                        ('s10', 'deleted')]
     assert restore['roles_assigned'] == 5 and os.path.exists(restore['restore_record'])
     assert restore['user_changes']['after']['ka1-s08'] == {'status': 'active', 'timestart': T0, 'timeend': E2,
-                                                   'roles': ['student']}
+                                                           'roles': ['student']}
     assert restore['user_changes']['before']['ka1-s08']['timestart'] == T0
     assert_ok(restore_again, False)
     assert_ok(set_end, True)

@@ -23,6 +23,9 @@ from tests.demo import runner
 from tests.simulator import Simulator
 
 TOKEN = 'readme-example-token-5a1c'
+# the README's play runs on the implicit localhost: no inventory, and no warning about that
+NO_INVENTORY = {'ANSIBLE_LOCALHOST_WARNING': 'false', 'ANSIBLE_INVENTORY_UNPARSED_FAILED': 'false',
+                'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false'}
 MODULES = ('cemu.moodle.moodle_backup_enrolments', 'cemu.moodle.moodle_restore_manual',
            'cemu.moodle.moodle_set_enrol_end')
 
@@ -61,8 +64,7 @@ def test_the_readme_example_runs_under_check_and_shows_what_it_would_do(tmp_path
         before = sim.dump_state()
         completed = subprocess.run(
             [sys.executable, '-m', 'ansible.cli.playbook', str(playbook), '--check', '--diff'],
-            env=runner.ansible_env({'ANSIBLE_LOCALHOST_WARNING': 'false', 'ANSIBLE_INVENTORY_UNPARSED_FAILED': 'false',
-                                      'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false'}), cwd=str(tmp_path),
+            env=runner.ansible_env(NO_INVENTORY), cwd=str(tmp_path),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600, check=False)
         output = completed.stdout
         assert completed.returncode == 0, output[-4000:]
