@@ -328,6 +328,9 @@ def test_killed_restore_is_finished_by_running_again_and_undone_completely(sim, 
     assert names(undo[0]['reverted']) == ['s08']
     assert undo[0]['roles_unassigned'] == 7
     assert 'ka4-s01' in undo[0]['user_changes']['before'] and 'ka4-s01' not in undo[0]['user_changes']['after']
+    undo_lines = dict((line.split()[0], line) for line in undo[0]['diff']['prepared'].splitlines())
+    assert set(undo_lines) == set('ka4-' + name for name in names(undo[0]['removed']) + names(undo[0]['reverted']))
+    assert ' removed  was active' in undo_lines['ka4-s01'] and undo_lines['ka4-s01'].endswith('[-student]')
     assert not os.path.exists(undo[0]['restore_record'])
     assert_ok(undo[1], False)
     assert course_snapshot(sim, courseid) == original          # exactly as before the restore
