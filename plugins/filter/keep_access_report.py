@@ -31,8 +31,11 @@ REPORT_FORMAT_VERSION = 1
 CSV_COLUMNS = (
     'site', 'course', 'course_id', 'status', 'converted', 'created', 'updated',
     'unchanged', 'end_dates_set', 'end', 'end_reason', 'skipped', 'skipped_reasons',
-    'backup_file', 'failed_step', 'message',
+    'backup_file', 'failed_step', 'message', 'missing_methods',
 )
+
+# a run of more courses prints only those that need a look (failed, users skipped); the files hold every one
+TABLE_ROWS = 20
 
 NOT_RUN_MESSAGE = 'stopped before keep_access could run for this course (see its error in the play output)'
 
@@ -69,7 +72,7 @@ def _base_record(course, site):
             'shortname': None, 'status': None, 'backup_file': None,
             'backup_written': False, 'converted': 0, 'created': 0,
             'updated': 0, 'unchanged': 0, 'end': None, 'end_reason': None, 'end_dates_set': 0,
-            'skipped': [], 'failed_step': None, 'message': None}
+            'skipped': [], 'failed_step': None, 'message': None, 'missing_methods': []}
 
 
 def keep_access_course_result(backup, restore=None, end_result=None, course=None,
@@ -92,6 +95,7 @@ def keep_access_course_result(backup, restore=None, end_result=None, course=None
     if not check_mode:
         record['backup_file'] = restore.get('backup_file') or backup.get('backup_file')
     record['backup_written'] = bool(backup.get('backup_written'))
+    record['missing_methods'] = [str(m) for m in backup.get('missing_methods') or ()]
     record['created'] = len(_users(restore.get('created')))
     record['updated'] = len(_users(restore.get('updated')))
     record['unchanged'] = len(_users(restore.get('unchanged')))
@@ -166,6 +170,7 @@ def _totals(records):
         'converted': sum(r['converted'] for r in records),
         'end_dates_set': sum(r['end_dates_set'] for r in records),
         'skipped': sum(len(r['skipped']) for r in records),
+        'missing_methods': dict(Counter(m for r in records for m in r.get('missing_methods') or ())),
     }
 
 
@@ -188,7 +193,8 @@ def _csv_text(records):
     writer = csv.writer(out, lineterminator='\n')
     writer.writerow(CSV_COLUMNS)
     for record in records:
-        row = dict(record, skipped=len(record['skipped']), skipped_reasons=_skipped_reasons(record))
+        row = dict(record, skipped=len(record['skipped']), skipped_reasons=_skipped_reasons(record),
+                   missing_methods=' '.join(record.get('missing_methods') or ()))
         writer.writerow(['' if row.get(col) is None else row.get(col) for col in CSV_COLUMNS])
     return out.getvalue()
 
@@ -204,23 +210,40 @@ def _table_cells(record):
     }
 
 
-def _table_lines(records, totals, failed, check_mode):
+def _needs_a_look(record):
+    return record['status'] == 'failed' or bool(record['skipped'])
+
+
+def _table_lines(records, totals, failed, check_mode, table_rows=TABLE_ROWS):
+    shown = records if len(records) <= table_rows else [r for r in records if _needs_a_look(r)][:table_rows]
     rows = [dict((key, title) for key, title in TABLE_COLUMNS)]
-    rows += [_table_cells(r) for r in records]
+    rows += [_table_cells(r) for r in shown]
     widths = dict((key, max(len(row[key]) for row in rows)) for key, dummy in TABLE_COLUMNS)
 
     def line(row):
         return '  '.join(row[key].ljust(widths[key]) for key, dummy in TABLE_COLUMNS).rstrip()
 
     lines = ['keep_access run report%s' % (' (check mode: nothing was changed)' if check_mode else '')]
-    lines.append(line(rows[0]))
-    lines.append('  '.join('-' * widths[key] for key, dummy in TABLE_COLUMNS))
+    if shown:
+        lines.append(line(rows[0]))
+        lines.append('  '.join('-' * widths[key] for key, dummy in TABLE_COLUMNS))
     lines += [line(row) for row in rows[1:]]
+    if len(shown) < len(records):
+        lines.append('(%d of %d courses listed: those that failed or skipped users; every course is in the '
+                     'report files)' % (len(shown), len(records)))
     lines.append('totals: %(courses)d courses (%(changed)d changed, %(ok)d ok, %(failed)d failed); '
-                 '%(converted)d users converted, %(end_dates_set)d end dates set, %(skipped)d skipped' % totals)
+                 '%(converted)d users converted, %(end_dates_set)d end dates set, %(skipped)d skipped' % totals
+                 + _missing_methods_text(totals['missing_methods']))
     for failure in failed:
         lines.append('FAILED %s [%s]: %s' % (failure['course'], failure['step'] or '-', failure['message']))
     return lines
+
+
+def _missing_methods_text(missing):
+    """'; courses without cohort: 200' (normal: a course fed by one source), '' when every course has all."""
+    if not missing:
+        return ''
+    return '; courses without %s' % ', '.join('%s: %d' % (method, missing[method]) for method in sorted(missing))
 
 
 def _parse_time(generated_at):
@@ -240,11 +263,13 @@ def _not_run(host):
     return record
 
 
-def keep_access_report(records, check_mode=False, generated_at=None, hosts=None):
+def keep_access_report(records, check_mode=False, generated_at=None, hosts=None, table_rows=TABLE_ROWS):
     """The run report from the per-course records (a list; undefined entries dropped).
 
     ``hosts`` (the play's hosts) adds a failed line for each host without a
-    record: it failed before the role could record anything.
+    record: it failed before the role could record anything. The printed table lists every course of a
+    run of at most ``table_rows`` courses, else only (up to ``table_rows`` of) those that failed or skipped
+    users; the JSON and CSV hold every course.
     """
     if not isinstance(records, (list, tuple)):
         raise AnsibleFilterError('keep_access_report expects a list of course records, got %s' % type(records).__name__)
@@ -267,7 +292,7 @@ def keep_access_report(records, check_mode=False, generated_at=None, hosts=None)
     return {
         'summary': summary,
         'csv': _csv_text(records),
-        'table': _table_lines(records, totals, failed, check_mode),
+        'table': _table_lines(records, totals, failed, check_mode, table_rows),
         'file_stem': 'keep-access-report-' + when.strftime('%Y%m%dT%H%M%S.%fZ'),
     }
 

@@ -29,6 +29,8 @@ RECORD_FORMAT = 'cemu.moodle.restore_record'
 FORMAT_VERSION = 1
 BACKUP_NAME = re.compile(r'^enrolments-\d{8}T\d{6}\.\d{6}Z\.json$')
 DEFAULT_BACKUP_DIR = '~/.local/share/cemu.moodle/backups'
+# the enrolment methods moodle_backup_enrolments backs up by default
+DEFAULT_METHODS = ('database', 'cohort')
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 

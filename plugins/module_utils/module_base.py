@@ -24,6 +24,7 @@ from ansible_collections.cemu.moodle.plugins.module_utils.client import (
     MoodleError,
     mask_secret,
 )
+from ansible_collections.cemu.moodle.plugins.module_utils.diff_lines import prepared_diff
 from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import COURSE_BY_CHOICES, KeepAccessApi
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import CourseState
 
@@ -197,9 +198,12 @@ class MoodleModule:
     def fail_json(self, msg, **kwargs):
         self.module.fail_json(msg=mask_secret(msg, self.params.get('moodle_token')), **kwargs)
 
-    def exit(self, changed, before=None, after=None, **result):
-        """exit_json with ``changed``, and ``diff`` {before, after} when run with --diff."""
-        if self.diff_mode and (before is not None or after is not None):
+    def exit(self, changed, before=None, after=None, lines=None, **result):
+        """exit_json with ``changed`` and, when run with --diff, ``diff``: the readable ``lines`` (see
+        module_utils/diff_lines.py; then ``before``/``after`` go to ``user_changes``), else {before, after}."""
+        if self.diff_mode and lines is not None:
+            result.update(prepared_diff(lines, before or {}, after or {}))
+        elif self.diff_mode and (before is not None or after is not None):
             result['diff'] = {'before': before if before is not None else {},
                               'after': after if after is not None else {}}
         self.module.exit_json(changed=bool(changed), **result)

@@ -805,8 +805,10 @@ def plan_end_dates(state, end, now, policy='set', roles=('student',), status='ac
         plan.rows.append({'userid': row['userid'], 'timeend': timeend})
         plan.changed_users.append({'userid': row['userid'], 'username': row['username'],
                                    'before': row['timeend'], 'after': timeend})
-        plan.diff['before'][row['username']] = {'timeend': row['timeend']}
-        plan.diff['after'][row['username']] = {'timeend': timeend}
+        # the manual enrolment's status and the user's roles in the course: for the --diff line
+        shown = {'status': STATUS_NAMES.get(row['status'], 'suspended'), 'roles': row['roles']}
+        plan.diff['before'][row['username']] = dict(shown, timeend=row['timeend'])
+        plan.diff['after'][row['username']] = dict(shown, timeend=timeend)
     return plan
 
 

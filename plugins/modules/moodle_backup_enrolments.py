@@ -39,8 +39,9 @@ options:
       - Must not be empty. A name one or two letters away from one of Moodle's standard enrolment methods
         (V(manual), V(self), V(guest), V(cohort), V(database), V(meta), V(category), V(fee), V(flatfile),
         V(imsenterprise), V(ldap), V(lti), V(mnet), V(paypal)) is refused as a typo, before anything is read
-        or written, for example V(databse). Any other plugin name is accepted (add-on enrolment plugins);
-        a method the course has no instance of gives a warning.
+        or written, for example V(databse). Any other plugin name is accepted (add-on enrolment plugins).
+      - A method the course has no instance of is normal (a course fed by the external database only, or by
+        a cohort only), so it is no warning; the module returns it in RV(missing_methods).
     type: list
     elements: str
     default: [database, cohort]
@@ -60,7 +61,10 @@ attributes:
   check_mode:
     details: Reports whether a backup would be written and which old backups retention would delete.
   diff_mode:
-    details: Per user (by username), the backed-up rows in the newest backup and in the new one.
+    details:
+      - One line naming the course, the backed-up enrolments per method (for example V(30 database, 2 cohort
+        enrolments)) and the backup file.
+      - The rows per user (by username) in the newest backup and in the new one are returned in RV(user_changes).
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
   - Reads the course in one call per 5000 users.
@@ -150,6 +154,21 @@ removed_backups:
   type: list
   elements: str
   sample: []
+missing_methods:
+  description:
+    - The methods of O(methods) the course has no enrolment instance of (never V(all)); normal for a course
+      fed by one source only, and reported here rather than as a warning.
+  returned: success
+  type: list
+  elements: str
+  sample: [cohort]
+user_changes:
+  description: With C(--diff), when a new backup is (or would be) written, the backed-up rows per user (by username)
+    in the newest backup (C(before)) and in the new one (C(after)), only users whose rows differ.
+  returned: in diff mode, when a backup is or would be written
+  type: dict
+  sample: {before: {}, after: {student0001: [{enrol: database, instanceid: 12, status: 0, timestart: 0, timeend: 0,
+                                              roles: [student]}]}}
 '''
 
 import datetime
@@ -157,7 +176,7 @@ import difflib
 import os
 
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
-    DEFAULT_BACKUP_DIR, BackupError, BackupStore, backup_file_name, normalize_url)
+    DEFAULT_BACKUP_DIR, DEFAULT_METHODS, BackupError, BackupStore, backup_file_name, normalize_url)
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     PlanError, backup_counts, backup_diff, backup_from_state, backup_users, same_backup)
@@ -170,7 +189,7 @@ TYPO_SIMILARITY = 0.8
 
 def argument_spec():
     return dict(
-        methods=dict(type='list', elements='str', default=['database', 'cohort']),
+        methods=dict(type='list', elements='str', default=list(DEFAULT_METHODS)),
         backup_dir=dict(type='path', default=DEFAULT_BACKUP_DIR),
         retention=dict(type='int', default=0),
     )
@@ -210,12 +229,24 @@ def newest_backup(moodle, store):
         return None, path
 
 
-def warn_missing_methods(moodle, state, methods):
+def missing_methods(state, methods):
+    """The chosen methods the course has no instance of: normal (a course fed by the database only), so a
+    return value and a column of the run report, not a warning."""
     present = set(i['enrol'] for i in state.instances)
-    absent = [m for m in methods if m != 'all' and m not in present]
-    if absent:
-        moodle.module.warn('%s has no enrolment instance of method %s'
-                           % (moodle.course_label(), ', '.join(absent)))
+    return [m for m in methods if m != 'all' and m not in present]
+
+
+def diff_summary(moodle, document, path, victims):
+    """--diff: one line, e.g. "backup of course 'KA1' (id 2): 30 database, 2 cohort enrolments -> <file>"."""
+    per_method = ['%d %s' % (sum(n.values()), method) for method, n in sorted(backup_counts(document).items())
+                  if sum(n.values())]
+    line = 'backup of %s: %s -> %s' % (moodle.course_label(), '%s enrolments' % ', '.join(per_method)
+                                       if per_method else 'no enrolments', path)
+    if moodle.check_mode:
+        line += ' (check mode: not written)'
+    if victims:
+        line += '; retention removes %s' % ', '.join(os.path.basename(v) for v in victims)
+    return [line]
 
 
 def main():
@@ -247,11 +278,12 @@ def run(moodle):
             store.remove_backups(victims)
     except (BackupError, PlanError, OSError) as err:
         moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
-    warn_missing_methods(moodle, state, params['methods'])
     diff = backup_diff(previous, document) if write and moodle.diff_mode else {'before': None, 'after': None}
-    moodle.exit(write or bool(victims), before=diff['before'], after=diff['after'],
+    lines = diff_summary(moodle, document, path, victims) if moodle.diff_mode and (write or victims) else None
+    moodle.exit(write or bool(victims), before=diff['before'], after=diff['after'], lines=lines,
                 backup_file=path, backup_written=write, course=course, counts=backup_counts(document),
-                users=backup_users(document), removed_backups=victims)
+                users=backup_users(document), removed_backups=victims,
+                missing_methods=missing_methods(state, params['methods']))
 
 
 if __name__ == '__main__':

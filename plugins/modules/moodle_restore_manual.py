@@ -109,9 +109,20 @@ options:
     default: present
 attributes:
   check_mode:
-    details: Plans everything, writes nothing to Moodle or the backup directory.
+    details:
+      - Plans everything, writes nothing to Moodle or the backup directory.
+      - When the course has no backup in O(backup_dir) yet and O(backup_file) is not set (a first run of
+        M(cemu.moodle.moodle_backup_enrolments) then this module, both in check mode, so that the backup was not
+        written), the restore is planned from the course itself, from the backup
+        M(cemu.moodle.moodle_backup_enrolments) would write now with its default methods (V(database) and
+        V(cohort)), and RV(backup_file) is null. Outside check mode a missing backup is an error.
   diff_mode:
-    details: Per changed user (by username), the manual enrolment and manual roles before and after.
+    details:
+      - "One line per changed user, for example V(student0001  new  active  end: none  [+student]) or
+        V(student0002  active  end: 2027-01-31 23:59 GMT -> none  [student]), with the manual enrolment's status,
+        start (when it changes) and end before and after, and the user's manual roles (V(+) added, V(-) removed)."
+      - Dates are shown in the site's time zone, as the course read reports it.
+      - The same per user (by username) as data, with Unix times, is returned in RV(user_changes).
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
   - A restore record is written before Moodle is changed and again after, so a run that was killed
@@ -148,7 +159,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 backup_file:
-  description: The backup restored (or undone); null when O(state=absent) found no restore record.
+  description:
+    - The backup restored (or undone); null when O(state=absent) found no restore record.
+    - Null in check mode when the course had no backup yet and the restore was planned from the course itself
+      (see the check mode attribute).
   returned: success
   type: str
   sample: /home/ops/.local/share/cemu.moodle/backups/moodle.example.edu/course-2/enrolments-20260820T100000.123456Z.json
@@ -275,20 +289,30 @@ planned_enrolments:
       type: list
       elements: str
   sample: [{userid: 5, username: student0001, status: active, timestart: 0, timeend: 0, roles: [student]}]
+user_changes:
+  description:
+    - With C(--diff), per changed user (by username) the manual enrolment (C(status), C(timestart), C(timeend)
+      as Unix times) and manual C(roles) before and after; a user without a manual enrolment before (or after,
+      for O(state=absent)) is missing from C(before) (or C(after)).
+  returned: in diff mode
+  type: dict
+  sample: {before: {}, after: {student0001: {status: active, timestart: 0, timeend: 0, roles: [student]}}}
 '''
 
 import re
+import time
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
-    DEFAULT_BACKUP_DIR, BackupError, BackupStore, merge_record, record_would_change)
+    DEFAULT_BACKUP_DIR, DEFAULT_METHODS, BackupError, BackupStore, merge_record, normalize_url, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
+from ansible_collections.cemu.moodle.plugins.module_utils.diff_lines import site_zone, user_lines
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
-    ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, enrolment_fields, plan_restore,
-    plan_undo)
+    ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, backup_from_state, enrolment_fields,
+    plan_restore, plan_undo)
 
 DELETED_USER_CODES = ('deleteduser', 'unknownuser', 'invalidrecordunknown', 'userdeleted')
 # options that shape a restore; an undo takes back the whole record and refuses them
@@ -328,6 +352,8 @@ def chosen_backup(moodle, store):
     path = moodle.params['backup_file']
     if path is None:
         path = store.newest() if moodle.params['state'] == 'present' else store.newest_restored()
+    if path is None and moodle.params['state'] == 'present' and moodle.check_mode:
+        return None, None    # planned from the course itself (backup_of_the_course)
     if path is None and moodle.params['state'] == 'present':
         moodle.fail_json(msg='%s: no backup in %s; run cemu.moodle.moodle_backup_enrolments first'
                          % (moodle.course_label(), store.course_dir))
@@ -337,6 +363,13 @@ def chosen_backup(moodle, store):
         return path, store.load_backup(path)
     except BackupError as err:
         moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+
+
+def backup_of_the_course(moodle, state):
+    """Check mode without any backup yet (the backup task before this one, in check mode too, wrote none):
+    the backup moodle_backup_enrolments would write now, with its default methods."""
+    return backup_from_state(state, list(DEFAULT_METHODS), {'url': normalize_url(moodle.client.url)},
+                             time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
 
 
 def manual_instance(moodle, state):
@@ -427,7 +460,7 @@ def planned_enrolment(user, current, row, state):
 def restore(moodle, store, path, backup, state, run=None):
     params = moodle.params
     instance, instance_id, must_ensure = manual_instance(moodle, state)
-    earlier = store.load_record(path)
+    earlier = store.load_record(path) if path else None
     known = course_restore_history(store)
     # who earlier restores settled: this controller's records and Moodle's history (any controller)
     settled = set(known['settled_users']) | set(history_settled_users(moodle))
@@ -454,7 +487,7 @@ def restore(moodle, store, path, backup, state, run=None):
         settles = plan.changed
     diff = plan.diff if moodle.diff_mode else {'before': None, 'after': None}
     result = {'planned_enrolments': planned_enrolments(plan, state, instance)} if moodle.check_mode else {}
-    moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'],
+    moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'], lines=diff_lines(moodle, diff, state),
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
                 unchanged=plan.unchanged, skipped=plan.skipped + plan.roles_skipped,
                 kept_suspended=plan.kept_suspended, roles_assigned=len(plan.assigned_roles), counts=plan.counts(),
@@ -475,9 +508,15 @@ def undo(moodle, store, path, state, run=None):
             if plan.revert_rows:
                 moodle.api.apply_manual(moodle.course['id'], plan.revert_rows, False, run=run)
         store.remove_record(path)
-    moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], backup_file=path,
+    moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], lines=diff_lines(moodle, plan.diff, state),
+                backup_file=path,
                 manual_instance_id=_instance_id(state), removed=plan.removed, reverted=plan.reverted,
                 roles_unassigned=plan.roles_unassigned, restore_record=store.record_path(path))
+
+
+def diff_lines(moodle, diff, state):
+    """--diff: one line per user, dates in the site's time zone (as the course read reports it)."""
+    return user_lines(diff['before'], diff['after'], site_zone(state.timezone)) if moodle.diff_mode else None
 
 
 def _instance_id(state):
@@ -501,7 +540,7 @@ def run(moodle):
         _course, state = moodle.read_course_state()
         try:
             if moodle.params['state'] == 'present':
-                restore(moodle, store, path, backup, state, run)
+                restore(moodle, store, path, backup or backup_of_the_course(moodle, state), state, run)
             else:
                 undo(moodle, store, path, state, run)
         except (PlanError, BackupError, OSError) as err:

@@ -133,7 +133,11 @@ attributes:
     details: Plans and validates everything, writes nothing. O(assume_enrolments) plans against enrolments a
       restore run in check mode would have made.
   diff_mode:
-    details: Per changed user (by username), the end before and after (Unix time).
+    details:
+      - "One line per changed user, for example V(student0001  active  end: none -> 2027-06-30 23:59 BST  [student]),
+        with the manual enrolment's status, its end before and after, and the user's roles in the course."
+      - Dates are shown in the site's time zone (as the course read reports it), whatever O(timezone) is.
+      - The same per user (by username) as data, with Unix times, is returned in RV(user_changes).
 notes:
   - Needs the companion plugin C(local_keepaccess) on the Moodle site and its functions in the token's service.
   - After the end passes, the manual enrolment plugin's "enrolment expiry action" decides what happens;
@@ -227,6 +231,14 @@ counts:
   returned: success
   type: dict
   sample: {selected: 30, changed: 30, unchanged: 0}
+user_changes:
+  description:
+    - With C(--diff), per changed user (by username) the manual enrolment's C(status), C(timeend) (Unix time)
+      and the user's C(roles) in the course, before and after.
+  returned: in diff mode
+  type: dict
+  sample: {before: {student0001: {status: active, timeend: 0, roles: [student]}},
+           after: {student0001: {status: active, timeend: 1814479199, roles: [student]}}}
 '''
 
 import time
@@ -234,6 +246,7 @@ import time
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run
+from ansible_collections.cemu.moodle.plugins.module_utils.diff_lines import site_zone, user_lines
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ACTIVE, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, SUSPENDED, CourseState, PlanError, format_time, parse_end,
@@ -313,6 +326,11 @@ def end_in_zone(value, zone_name):
     return zone, parse_end(value, zone)
 
 
+def diff_lines(diff, state):
+    """--diff: one line per user, dates in the site's time zone (the course read's, whatever O(timezone) is)."""
+    return user_lines(diff['before'], diff['after'], site_zone(state.timezone))
+
+
 def main():
     run(MoodleModule(argument_spec()))
 
@@ -353,7 +371,8 @@ def set_end_dates(moodle, run):
     if plan.changed and not moodle.check_mode:
         with moodle.moodle_errors():
             moodle.api.apply_manual(moodle.course['id'], plan.rows, False, run=run)
-    moodle.exit(plan.changed, before=plan.diff['before'], after=plan.diff['after'], end=end,
+    moodle.exit(plan.changed, before=plan.diff['before'], after=plan.diff['after'],
+                lines=diff_lines(plan.diff, state) if moodle.diff_mode else None, end=end,
                 end_iso=format_time(end, zone), timezone=zone_name, changed_users=plan.changed_users,
                 counts=plan.counts())
 

@@ -64,7 +64,7 @@ def test_check_mode_plans_end_dates_of_assumed_enrolments_by_status_and_role(sim
     # Participants filter "Status: Active" lists it and the manual procedure dates its manual enrolment too.
     assert changed_names(with_rows) == ['student0001', 'student0002', 'student0003']
     assert with_rows['counts'] == {'selected': 3, 'changed': 3, 'unchanged': 0}
-    assert set(with_rows['diff']['after']) == {'student0001', 'student0002', 'student0003'}
+    assert set(with_rows['user_changes']['after']) == {'student0001', 'student0002', 'student0003'}
     assert without['changed'] is False and without['changed_users'] == []
     assert sim.dump_state() == before, 'check mode changed the simulated Moodle'
 

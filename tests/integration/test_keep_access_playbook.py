@@ -11,6 +11,7 @@ then the real run, then a second run that must change nothing.
 import csv
 import datetime
 import os
+import re
 import stat
 import zoneinfo
 
@@ -212,3 +213,18 @@ def test_check_mode_report_counts_what_the_real_run_then_does(world):
     assert dict((c, [check[c][k] for k in counts]) for c in ALL_COURSES) == \
         dict((c, [real[c][k] for k in counts]) for c in ALL_COURSES)
     assert real['KA1']['end_dates_set'] == 30 and real['DB101']['end_dates_set'] == 12
+
+
+def test_a_normal_run_prints_no_warning(world):
+    """DB101 (database only), COH201 (cohort only), KA1-KA3: normal courses, no warning in any run; the
+    methods a course lacks are in the report instead."""
+    for result in (check_run(world), first_run(world), second_run(world)):
+        assert '[WARNING]' not in result['output'], result['output']
+    courses = by_course(runner.load_report(second_run(world)['report_dir']))
+    assert courses['DB101']['missing_methods'] == ['cohort'] and courses['COH201']['missing_methods'] == ['database']
+
+
+def test_the_check_runs_diff_is_one_line_per_user(world):
+    output = check_run(world)['output']
+    assert re.search(r'^student0001\s+new  active  end: none  \[\+student\]$', output, re.M), output
+    assert '"before": {' not in output and '"after": {' not in output, 'the structured diff is for tools only'

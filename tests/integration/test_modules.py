@@ -178,16 +178,16 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     assert sorted((short(u['username']), u['reason']) for u in restore['skipped']) == [('s09', 'deleted'),
                                                                                        ('s10', 'deleted')]
     assert restore['roles_assigned'] == 5 and os.path.exists(restore['restore_record'])
-    assert restore['diff']['after']['ka1-s08'] == {'status': 'active', 'timestart': T0, 'timeend': E2,
-                                                   'roles': ['student']}
-    assert restore['diff']['before']['ka1-s08']['timestart'] == T0
+    assert restore['user_changes']['after']['ka1-s08'] == {'status': 'active', 'timestart': T0, 'timeend': E2,
+                                                           'roles': ['student']}
+    assert restore['user_changes']['before']['ka1-s08']['timestart'] == T0
     assert_ok(restore_again, False)
     assert_ok(set_end, True)
     assert set_end['end'] == END and set_end['end_iso'] == END_ISO
     assert set_end['timezone'] == 'Europe/Berlin'
     assert sorted(short(u['username']) for u in set_end['changed_users']) == [
         's01', 's02', 's03', 's05', 's07', 's08']
-    assert set_end['diff']['after']['ka1-s05'] == {'timeend': END}
+    assert set_end['user_changes']['after']['ka1-s05'] == {'status': 'active', 'timeend': END, 'roles': ['student']}
     assert_ok(set_end_again, False)
     assert_ok(chain_backup, True)           # s03 and s10 left the source since the first backup
     assert chain_backup['backup_file'] != backup['backup_file']
@@ -226,7 +226,7 @@ def test_check_mode_changes_nothing(sim, connection, tmp_path):
     backup, restore, set_end = run.results
     assert_ok(backup, True)
     assert backup['backup_written'] is True and not os.path.exists(backup['backup_file'])
-    assert list(backup['diff']['before']) == ['ka2-s01'] and backup['diff']['after'] == {}
+    assert list(backup['user_changes']['before']) == ['ka2-s01'] and backup['user_changes']['after'] == {}
     assert_ok(restore, True)
     assert names(restore['created']) == ['s01', 's02', 's03', 's04', 's09', 's10', 'teacher01']
     assert restore['restore_record'] is None
@@ -327,7 +327,10 @@ def test_killed_restore_is_finished_by_running_again_and_undone_completely(sim, 
     assert names(undo[0]['removed']) == ['s01', 's02', 's03', 's04', 's09', 's10', 'teacher01']
     assert names(undo[0]['reverted']) == ['s08']
     assert undo[0]['roles_unassigned'] == 7
-    assert 'ka4-s01' in undo[0]['diff']['before'] and 'ka4-s01' not in undo[0]['diff']['after']
+    assert 'ka4-s01' in undo[0]['user_changes']['before'] and 'ka4-s01' not in undo[0]['user_changes']['after']
+    undo_lines = dict((line.split()[0], line) for line in undo[0]['diff']['prepared'].splitlines())
+    assert set(undo_lines) == set('ka4-' + name for name in names(undo[0]['removed']) + names(undo[0]['reverted']))
+    assert ' removed  was active' in undo_lines['ka4-s01'] and undo_lines['ka4-s01'].endswith('[-student]')
     assert not os.path.exists(undo[0]['restore_record'])
     assert_ok(undo[1], False)
     assert course_snapshot(sim, courseid) == original          # exactly as before the restore

@@ -115,15 +115,20 @@ def test_a_check_mode_run_with_diff_gives_the_modules_result_and_writes_nothing(
     result = in_worker(moodle_set_enrol_end, args, check=True, diff=True)
     assert len(write_calls(sim)) == writes
     assert result['changed'] is True and result['counts']['changed'] == 3
-    assert set(result['diff']['before']) == set(u['username'] for u in result['changed_users'])
+    assert set(result['user_changes']['before']) == set(u['username'] for u in result['changed_users'])
+    assert len(result['diff']['prepared'].splitlines()) == 3     # one line per user
     assert result == module_process(moodle_set_enrol_end, args, capsys, check=True, diff=True)
     assert 'diff' not in in_worker(moodle_set_enrol_end, args, check=True)
 
 
 def test_warnings_are_returned_like_the_modules(sim, capsys, tmp_path):
     args = dict(connection(sim), course='KA1', methods=['database', 'ldap'], backup_dir=str(tmp_path))
+    written = in_worker(moodle_backup_enrolments, args)['backup_file']
+    with open(written, 'w') as damaged:
+        damaged.write('{not json')       # the newest backup unreadable: a warning a person must act on
     result = in_worker(moodle_backup_enrolments, args, check=True)
-    assert result['warnings'] == ["course 'KA1' (id 2) has no enrolment instance of method ldap"]
+    assert len(result['warnings']) == 1 and 'a new backup is written next to it' in result['warnings'][0]
+    assert result['missing_methods'] == ['ldap']
     module_result = module_process(moodle_backup_enrolments, args, capsys, check=True)
     # ansible-core 2.19 modules send a structured warning that the controller turns into this text
     assert [w['event']['msg'] if isinstance(w, dict) else w for w in module_result.pop('warnings')] == \

@@ -85,7 +85,7 @@ def test_report_totals_and_failed_courses():
     report = keep_access_report(records(), generated_at='2026-08-20T10:00:00Z')
     summary = report['summary']
     assert summary['totals'] == {'courses': 3, 'changed': 1, 'ok': 1, 'failed': 1,
-                                 'converted': 6, 'end_dates_set': 4, 'skipped': 6}
+                                 'converted': 6, 'end_dates_set': 4, 'skipped': 6, 'missing_methods': {}}
     assert summary['failed'] == [{'site': SITE, 'course': 'KA4', 'step': 'Restore them as manual enrolments',
                                   'message': 'no manual instance'}]
     assert [c['course'] for c in summary['courses']] == ['KA1', 'KA2', 'KA4']
@@ -184,3 +184,30 @@ def test_host_result_says_which_end_date_the_course_got_and_why():
     assert same['end_reason'] == 'keep_access_end for every course'
     row = next(csv.DictReader(io.StringIO(keep_access_report([own])['csv'])))
     assert row['end_reason'] == 'course end date 2027-06-30 00:00 UTC'
+
+
+def test_a_course_without_one_of_the_methods_is_in_the_report_not_a_failure():
+    single = dict(BACKUP, missing_methods=['cohort'])
+    records = [keep_access_course_result(single, RESTORE, END, course='KA%d' % n, site=SITE) for n in (1, 2)]
+    report = keep_access_report(records)
+    assert report['summary']['totals']['missing_methods'] == {'cohort': 2}
+    assert [r['status'] for r in report['summary']['courses']] == ['changed', 'changed']
+    assert report['table'][-1].endswith('skipped; courses without cohort: 2')
+    assert [row['missing_methods'] for row in csv.DictReader(io.StringIO(report['csv']))] == ['cohort', 'cohort']
+
+
+def test_a_big_run_prints_only_the_courses_that_need_a_look():
+    fine = keep_access_course_result(BACKUP, dict(RESTORE, skipped=[], kept_suspended=[]), END, site=SITE)
+    records = [dict(fine, course='C%03d' % n) for n in range(200)]
+    records[7] = keep_access_course_result(BACKUP, RESTORE, END, course='C007', site=SITE)
+    records[9] = keep_access_course_result(BACKUP, None, None, course='C009', site=SITE, failure={'msg': 'boom'},
+                                           failed_step='Restore them as manual enrolments')
+    report = keep_access_report(records)
+    table = report['table']
+    assert [line.split()[0] for line in table[3:5]] == ['C007', 'C009']
+    assert table[5] == '(2 of 200 courses listed: those that failed or skipped users; every course is in the report files)'
+    assert len(table) == 8 and table[-1].startswith('FAILED C009')
+    assert len(report['summary']['courses']) == 200 and report['csv'].count('\n') == 201
+    assert len(keep_access_report(records[:20])['table']) == 3 + 20 + 2     # a small run lists every course
+    quiet = keep_access_report([dict(fine, course='C%03d' % n) for n in range(30)])['table']
+    assert quiet[1].startswith('(0 of 30 courses listed') and len(quiet) == 3   # no empty table head
