@@ -285,7 +285,9 @@ from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
     DEFAULT_BACKUP_DIR, BackupError, BackupStore, merge_record, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
+from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import REVERT_PLUGIN_VERSION
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
+from ansible_collections.cemu.moodle.plugins.module_utils.moodle_history import merge_undo_records, undo_record
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, enrolment_fields, plan_restore,
     plan_undo)
@@ -462,22 +464,56 @@ def restore(moodle, store, path, backup, state, run=None):
 
 
 def undo(moodle, store, path, state, run=None):
-    record = store.load_record(path) if path else None
-    if record is None:
-        moodle.exit(False, backup_file=path, manual_instance_id=_instance_id(state), removed=[], reverted=[],
-                    roles_unassigned=0, restore_record=None,
-                    msg='no restore record for %s: nothing to undo' % moodle.course_label())
+    """Undo the conversion: from Moodle's history (any controller) merged with this controller's records."""
+    backups = undone_backups(moodle, store, path, run)
+    controller_records = [store.load_record(backup) for backup in backups]
+    record = merge_undo_records(history_undo_record(moodle, run), *controller_records)
     plan = plan_undo(record, state)
     if not moodle.check_mode:
         with moodle.moodle_errors():
-            if plan.remove_rows:
-                moodle.api.remove_manual(moodle.course['id'], plan.remove_rows, run=run)
-            if plan.revert_rows:
-                moodle.api.apply_manual(moodle.course['id'], plan.revert_rows, False, run=run)
-        store.remove_record(path)
-    moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], backup_file=path,
+            write_undo(moodle, plan, state, run)
+        for backup in backups:
+            store.remove_record(backup)
+    # with Moodle's history, the controller's copies are no change of the course
+    changed = plan.changed or (run is None and bool(backups))
+    result = {}
+    if not changed and not plan.left_alone:
+        result['msg'] = 'nothing to undo in %s' % moodle.course_label()
+    moodle.exit(changed, before=plan.diff['before'], after=plan.diff['after'], backup_file=path,
                 manual_instance_id=_instance_id(state), removed=plan.removed, reverted=plan.reverted,
-                roles_unassigned=plan.roles_unassigned, restore_record=store.record_path(path))
+                roles_unassigned=plan.roles_unassigned, left_alone=plan.left_alone, counts=plan.counts(),
+                restore_record=store.record_path(backups[-1]) if backups else None, **result)
+
+
+def undone_backups(moodle, store, path, run):
+    """The backups whose controller restore records the undo takes in (and then deletes).
+
+    A given ``backup_file``: its record only. Otherwise, with Moodle's history (which covers the
+    whole course), every record of the course; without it, the newest (``path``).
+    """
+    if moodle.params['backup_file'] or run is None:
+        return [path] if path and store.load_record(path) is not None else []
+    return store.restored_backups()
+
+
+def history_undo_record(moodle, run):
+    """What the runs since the last revert changed, from Moodle's history; empty without history."""
+    if run is None:
+        return {}
+    with moodle.moodle_errors():
+        return undo_record(moodle.api.read_course_history(moodle.course['id']))
+
+
+def write_undo(moodle, plan, state, run):
+    """One write per user with plugin 2026120130 and later; before it, removals then fields put back."""
+    courseid = moodle.course['id']
+    if state.plugin_version >= REVERT_PLUGIN_VERSION:
+        moodle.api.remove_manual(courseid, plan.rows, run=run, put_back=True)
+        return
+    if plan.remove_rows:
+        moodle.api.remove_manual(courseid, plan.remove_rows, run=run)
+    if plan.revert_rows:
+        moodle.api.apply_manual(courseid, plan.revert_rows, False, run=run)
 
 
 def _instance_id(state):
