@@ -85,7 +85,8 @@ def test_report_totals_and_failed_courses():
     report = keep_access_report(records(), generated_at='2026-08-20T10:00:00Z')
     summary = report['summary']
     assert summary['totals'] == {'courses': 3, 'changed': 1, 'ok': 1, 'failed': 1,
-                                 'converted': 6, 'end_dates_set': 4, 'skipped': 6}
+                                 'converted': 6, 'end_dates_set': 4, 'skipped': 6,
+                                 'removed': 0, 'reverted': 0, 'left_alone': 0}
     assert summary['failed'] == [{'site': SITE, 'course': 'KA4', 'step': 'Restore them as manual enrolments',
                                   'message': 'no manual instance'}]
     assert [c['course'] for c in summary['courses']] == ['KA1', 'KA2', 'KA4']
@@ -184,3 +185,36 @@ def test_host_result_says_which_end_date_the_course_got_and_why():
     assert same['end_reason'] == 'keep_access_end for every course'
     row = next(csv.DictReader(io.StringIO(keep_access_report([own])['csv'])))
     assert row['end_reason'] == 'course end date 2027-06-30 00:00 UTC'
+
+
+# ------------------------------------------------------------------ undo (keep_access_state=absent)
+SKIPPED_TASK = {'changed': False, 'skipped': True, 'skip_reason': 'Conditional result was False'}
+UNDO = {'changed': True, 'course': {'id': 2, 'shortname': 'KA1', 'idnumber': 'KA-2026-1', 'fullname': 'KA1'},
+        'removed': [{'userid': 5, 'username': 'student0001'}, {'userid': 6, 'username': 'student0002'}],
+        'reverted': [{'userid': 7, 'username': 'student0003'}], 'roles_unassigned': 2,
+        'left_alone': [{'userid': 8, 'username': 'student0004', 'field': 'timeend',
+                        'expected': 1806537599, 'found': 1830297599}]}
+
+
+def test_an_undo_says_per_course_what_was_reverted_and_what_was_left_alone():
+    record = keep_access_course_result(SKIPPED_TASK, UNDO, SKIPPED_TASK, course='KA1', site=SITE)
+    assert (record['state'], record['status'], record['course_id']) == ('absent', 'changed', 2)
+    assert (record['removed'], record['reverted'], record['roles_unassigned'], record['converted']) == (2, 1, 2, 0)
+    assert record['left_alone'] == [{'username': 'student0004', 'field': 'timeend', 'expected': 1806537599,
+                                     'found': 1830297599}]
+    report = keep_access_report([record], generated_at='2026-08-20T10:00:00Z')
+    assert report['table'][0] == 'keep_access undo report'
+    assert report['table'][1].split() == ['course', 'status', 'removed', 'reverted', 'roles', 'unassigned', 'left',
+                                          'alone']
+    assert report['table'][3].split() == ['KA1', 'changed', '2', '1', '2', '1']
+    assert report['table'][-1] == 'LEFT ALONE KA1: student0004 timeend: expected 1806537599, found 1830297599'
+    row = next(csv.DictReader(io.StringIO(report['csv'])))
+    assert (row['state'], row['removed'], row['left_alone']) == ('absent', '2', '1')
+    assert report['summary']['totals']['left_alone'] == 1
+
+
+def test_an_undo_with_nothing_left_is_ok():
+    record = keep_access_course_result(SKIPPED_TASK, dict(UNDO, changed=False, removed=[], reverted=[],
+                                                          roles_unassigned=0, left_alone=[]), SKIPPED_TASK,
+                                       course='KA1', site=SITE)
+    assert (record['state'], record['status'], record['removed']) == ('absent', 'ok', 0)
