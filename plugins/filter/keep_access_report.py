@@ -112,7 +112,7 @@ def keep_access_course_result(backup, restore=None, end_result=None, course=None
     restore = restore if isinstance(restore, dict) else {}
     end_result = end_result if isinstance(end_result, dict) else {}
     record = _base_record(course, site)
-    if backup.get('skipped') and 'removed' in restore:
+    if backup.get('skipped'):       # keep_access_state=absent: no backup, the restore step undid
         _undo_record(record, restore)
     info = backup.get('course') or {}
     if info:

@@ -218,3 +218,11 @@ def test_an_undo_with_nothing_left_is_ok():
                                                           roles_unassigned=0, left_alone=[]), SKIPPED_TASK,
                                        course='KA1', site=SITE)
     assert (record['state'], record['status'], record['removed']) == ('absent', 'ok', 0)
+
+
+def test_a_failed_undo_is_reported_as_an_undo_that_failed():
+    failure = {'failed': True, 'msg': "course 'KA1' (id 2): local_keepaccess_claim_course: the course is claimed"}
+    record = keep_access_course_result(SKIPPED_TASK, failure, None, course='KA1', site=SITE, failure=failure,
+                                       failed_step='Restore them as manual enrolments')
+    assert (record['state'], record['status'], record['removed']) == ('absent', 'failed', 0)
+    assert record['message'] == failure['msg']
