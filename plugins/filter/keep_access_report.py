@@ -32,6 +32,7 @@ CSV_COLUMNS = (
     'site', 'course', 'course_id', 'status', 'converted', 'created', 'updated',
     'unchanged', 'end_dates_set', 'end', 'end_reason', 'skipped', 'skipped_reasons',
     'backup_file', 'failed_step', 'message', 'missing_methods',
+    'state', 'removed', 'reverted', 'roles_unassigned', 'left_alone', 'left_alone_fields',
 )
 
 # a run of more courses prints only those that need a look (failed, users skipped); the files hold every one
@@ -46,6 +47,16 @@ TABLE_COLUMNS = (
     ('end_dates_set', 'end dates set'),
     ('skipped', 'skipped'),
     ('backup', 'backup file'),
+)
+
+# the table of an undo (keep_access_state=absent)
+UNDO_TABLE_COLUMNS = (
+    ('course', 'course'),
+    ('status', 'status'),
+    ('removed', 'removed'),
+    ('reverted', 'reverted'),
+    ('roles_unassigned', 'roles unassigned'),
+    ('left_alone', 'left alone'),
 )
 
 
@@ -72,7 +83,22 @@ def _base_record(course, site):
             'shortname': None, 'status': None, 'backup_file': None,
             'backup_written': False, 'converted': 0, 'created': 0,
             'updated': 0, 'unchanged': 0, 'end': None, 'end_reason': None, 'end_dates_set': 0,
-            'skipped': [], 'failed_step': None, 'message': None, 'missing_methods': []}
+            'skipped': [], 'failed_step': None, 'message': None, 'missing_methods': [],
+            'state': 'present', 'removed': 0, 'reverted': 0, 'roles_unassigned': 0, 'left_alone': []}
+
+
+def _left_alone(restore):
+    """Fields an undo left as they were, because someone changed them since the runs."""
+    return [{'username': _username(u), 'field': u.get('field'), 'expected': u.get('expected'), 'found': u.get('found')}
+            for u in _users(restore.get('left_alone'))]
+
+
+def _undo_record(record, restore):
+    """Fill a course's record with what its undo (moodle_restore_manual state=absent) did."""
+    info = restore.get('course') or {}
+    record.update(state='absent', course_id=info.get('id'), shortname=info.get('shortname'),
+                  removed=len(_users(restore.get('removed'))), reverted=len(_users(restore.get('reverted'))),
+                  roles_unassigned=int(restore.get('roles_unassigned') or 0), left_alone=_left_alone(restore))
 
 
 def keep_access_course_result(backup, restore=None, end_result=None, course=None,
@@ -89,9 +115,12 @@ def keep_access_course_result(backup, restore=None, end_result=None, course=None
     restore = restore if isinstance(restore, dict) else {}
     end_result = end_result if isinstance(end_result, dict) else {}
     record = _base_record(course, site)
+    if backup.get('skipped'):       # keep_access_state=absent: no backup, the restore step undid
+        _undo_record(record, restore)
     info = backup.get('course') or {}
-    record['course_id'] = info.get('id')
-    record['shortname'] = info.get('shortname')
+    if info:
+        record['course_id'] = info.get('id')
+        record['shortname'] = info.get('shortname')
     if not check_mode:
         record['backup_file'] = restore.get('backup_file') or backup.get('backup_file')
     record['backup_written'] = bool(backup.get('backup_written'))
@@ -134,7 +163,7 @@ def keep_access_host_result(hostvars, check_mode=False, default_site=None):
     site = hostvars['moodle_url'] if 'moodle_url' in hostvars else default_site
     record = keep_access_course_result(*results, course=hostvars['inventory_hostname'], site=site,
                                        check_mode=check_mode)
-    record['end_reason'] = _end_reason(hostvars)
+    record['end_reason'] = _end_reason(hostvars) if record['state'] == 'present' else None
     return record
 
 
@@ -171,6 +200,9 @@ def _totals(records):
         'end_dates_set': sum(r['end_dates_set'] for r in records),
         'skipped': sum(len(r['skipped']) for r in records),
         'missing_methods': dict(Counter(m for r in records for m in r.get('missing_methods') or ())),
+        'removed': sum(r.get('removed', 0) for r in records),
+        'reverted': sum(r.get('reverted', 0) for r in records),
+        'left_alone': sum(len(r.get('left_alone', [])) for r in records),
     }
 
 
@@ -188,13 +220,19 @@ def _skipped_reasons(record):
     return '; '.join('%s: %d' % (reason, counts[reason]) for reason in sorted(counts))
 
 
+def _left_alone_text(record):
+    return '; '.join('%s %s: expected %s, found %s' % (f['username'], f['field'], f['expected'], f['found'])
+                     for f in record.get('left_alone', []))
+
+
 def _csv_text(records):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator='\n')
     writer.writerow(CSV_COLUMNS)
     for record in records:
         row = dict(record, skipped=len(record['skipped']), skipped_reasons=_skipped_reasons(record),
-                   missing_methods=' '.join(record.get('missing_methods') or ()))
+                   missing_methods=' '.join(record.get('missing_methods') or ()),
+                   left_alone=len(record.get('left_alone', [])), left_alone_fields=_left_alone_text(record))
         writer.writerow(['' if row.get(col) is None else row.get(col) for col in CSV_COLUMNS])
     return out.getvalue()
 
@@ -207,33 +245,46 @@ def _table_cells(record):
         'end_dates_set': str(record['end_dates_set']),
         'skipped': _skipped_reasons(record) or '0',
         'backup': os.path.basename(record['backup_file'] or '') or '-',
+        'removed': str(record.get('removed', 0)),
+        'reverted': str(record.get('reverted', 0)),
+        'roles_unassigned': str(record.get('roles_unassigned', 0)),
+        'left_alone': str(len(record.get('left_alone', []))),
     }
 
 
 def _needs_a_look(record):
-    return record['status'] == 'failed' or bool(record['skipped'])
+    return record['status'] == 'failed' or bool(record['skipped']) or bool(record.get('left_alone'))
 
 
 def _table_lines(records, totals, failed, check_mode, table_rows=TABLE_ROWS):
+    undo = any(r.get('state') == 'absent' for r in records)
+    columns = UNDO_TABLE_COLUMNS if undo else TABLE_COLUMNS
     shown = records if len(records) <= table_rows else [r for r in records if _needs_a_look(r)][:table_rows]
-    rows = [dict((key, title) for key, title in TABLE_COLUMNS)]
+    rows = [dict((key, title) for key, title in columns)]
     rows += [_table_cells(r) for r in shown]
-    widths = dict((key, max(len(row[key]) for row in rows)) for key, dummy in TABLE_COLUMNS)
+    widths = dict((key, max(len(row[key]) for row in rows)) for key, dummy in columns)
 
     def line(row):
-        return '  '.join(row[key].ljust(widths[key]) for key, dummy in TABLE_COLUMNS).rstrip()
+        return '  '.join(row[key].ljust(widths[key]) for key, dummy in columns).rstrip()
 
-    lines = ['keep_access run report%s' % (' (check mode: nothing was changed)' if check_mode else '')]
+    title = 'keep_access undo report' if undo else 'keep_access run report'
+    lines = ['%s%s' % (title, ' (check mode: nothing was changed)' if check_mode else '')]
     if shown:
         lines.append(line(rows[0]))
-        lines.append('  '.join('-' * widths[key] for key, dummy in TABLE_COLUMNS))
+        lines.append('  '.join('-' * widths[key] for key, dummy in columns))
     lines += [line(row) for row in rows[1:]]
     if len(shown) < len(records):
-        lines.append('(%d of %d courses listed: those that failed or skipped users; every course is in the '
-                     'report files)' % (len(shown), len(records)))
-    lines.append('totals: %(courses)d courses (%(changed)d changed, %(ok)d ok, %(failed)d failed); '
-                 '%(converted)d users converted, %(end_dates_set)d end dates set, %(skipped)d skipped' % totals
-                 + _missing_methods_text(totals['missing_methods']))
+        lines.append('(%d of %d courses listed: those that failed, skipped users or left fields alone; every '
+                     'course is in the report files)' % (len(shown), len(records)))
+    if undo:
+        lines.append('totals: %(courses)d courses (%(changed)d changed, %(ok)d ok, %(failed)d failed); '
+                     '%(removed)d manual enrolments removed, %(reverted)d put back, %(left_alone)d fields left alone '
+                     '(changed since the run)' % totals)
+        lines += ['LEFT ALONE %s: %s' % (r['course'], _left_alone_text(r)) for r in records if r.get('left_alone')]
+    else:
+        lines.append('totals: %(courses)d courses (%(changed)d changed, %(ok)d ok, %(failed)d failed); '
+                     '%(converted)d users converted, %(end_dates_set)d end dates set, %(skipped)d skipped' % totals
+                     + _missing_methods_text(totals['missing_methods']))
     for failure in failed:
         lines.append('FAILED %s [%s]: %s' % (failure['course'], failure['step'] or '-', failure['message']))
     return lines

@@ -174,6 +174,10 @@ class BackupStore:
         """Every restore record of the course, oldest backup first."""
         return [r for r in (self.load_record(p) for p in self.backups()) if r is not None]
 
+    def restored_backups(self):
+        """Every backup of the course that has a restore record, oldest first."""
+        return [p for p in self.backups() if os.path.exists(self.record_path(p))]
+
     def newest_restored(self):
         """The newest backup that has a restore record, or None."""
         restored = [p for p in self.backups() if os.path.exists(self.record_path(p))]

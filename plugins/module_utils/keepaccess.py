@@ -46,6 +46,9 @@ COMPANION_ADVICE = ('install the companion plugin with role cemu.moodle.moodle_c
 COURSE_BY_CHOICES = ('auto', 'id', 'shortname', 'idnumber')
 APPLY_ROW_KEYS = ('userid', 'status', 'timestart', 'timeend', 'roleids')
 REMOVE_ROW_KEYS = ('userid', 'unenrol', 'roleids')
+# local_keepaccess 2026120130 and later: a remove row may put back its enrolment's fields (one write per user)
+REVERT_PLUGIN_VERSION = 2026120130
+REVERT_ROW_KEYS = REMOVE_ROW_KEYS + ('status', 'timestart', 'timeend')
 PAGE_REPEATED_KEYS = ('course', 'instances', 'roles', 'timezone', 'pluginversion')
 PAGE_LIST_KEYS = ('userenrolments', 'roleassignments')
 # Since local_keepaccess 2026120100; an older plugin's answers lack them (then nothing is known about them).
@@ -193,9 +196,13 @@ class KeepAccessApi:
         params['courseid'] = courseid
         return self._write_verified(APPLY_FUNCTION, courseid, rows, params)
 
-    def remove_manual(self, courseid, rows, run=None):
-        """Unassign manual roles and/or unenrol from the manual instance; one result per row."""
-        rows = [_pick(row, REMOVE_ROW_KEYS) for row in rows]
+    def remove_manual(self, courseid, rows, run=None, put_back=False):
+        """Unassign manual roles and/or unenrol from the manual instance; one result per row.
+
+        ``put_back`` (plugin 2026120130 and later): the rows' status/timestart/timeend are written back on
+        enrolments they do not remove, in the same write.
+        """
+        rows = [_pick(row, REVERT_ROW_KEYS if put_back else REMOVE_ROW_KEYS) for row in rows]
         params = _run_params(run)
         params['courseid'] = courseid
         return self._write_verified(REMOVE_FUNCTION, courseid, rows, params)

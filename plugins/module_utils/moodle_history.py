@@ -61,16 +61,19 @@ def undo_record(records):
     """What the conversion and end-date steps changed, as plan.plan_undo() takes it.
 
     Per user, the state before their first conversion record and after their last one:
-    ``created_enrolments`` (no manual enrolment before), ``updated_enrolments`` (an enrolment
-    that existed before, with the fields before and after, end dates set on it included) and
-    ``assigned_roles`` (manual roles held after that were not held before).
+    ``created_enrolments`` (no manual enrolment before), ``created_after`` (``{userid, after}``: the
+    fields the runs left on each created enrolment, so that one changed since is left alone),
+    ``updated_enrolments`` (an enrolment that existed before, with the fields before and after,
+    end dates set on it included) and ``assigned_roles`` (manual roles held after that were not
+    held before).
     """
-    record = {'created_enrolments': [], 'updated_enrolments': [], 'assigned_roles': []}
+    record = {'created_enrolments': [], 'created_after': [], 'updated_enrolments': [], 'assigned_roles': []}
     for userid, user_records in sorted(since_last_revert(records).items()):
         first, last = user_records[0], user_records[-1]
         before, after = _enrolment(first, 'before'), _enrolment(last, 'after')
         if before is None and after is not None:
             record['created_enrolments'].append(userid)
+            record['created_after'].append({'userid': userid, 'after': after})
         elif before is not None and after is not None and before != after:
             changed = [field for field in FIELDS if before[field] != after[field]]
             record['updated_enrolments'].append({
@@ -84,14 +87,19 @@ def undo_record(records):
 def merge_undo_records(*records):
     """One undo record from several (Moodle's history and controller restore records): union per user.
 
-    A user created by any of them counts as created; an update is kept from the first record
-    that has one for the user (Moodle's history first, so it wins over a controller copy).
+    A user created by any of them counts as created; an update, and the fields left on a created
+    enrolment, are kept from the first record that has them for the user (Moodle's history first,
+    so it wins over a controller copy).
     """
-    merged = {'created_enrolments': [], 'updated_enrolments': [], 'assigned_roles': []}
-    created, updated, roles = set(), set(), set()
+    merged = {'created_enrolments': [], 'created_after': [], 'updated_enrolments': [], 'assigned_roles': []}
+    created, updated, roles, created_after = set(), set(), set(), set()
     for record in records:
         created.update(int(u) for u in record.get('created_enrolments', []))
     for record in records:
+        for entry in record.get('created_after', []):
+            if int(entry['userid']) in created and int(entry['userid']) not in created_after:
+                created_after.add(int(entry['userid']))
+                merged['created_after'].append(entry)
         for update in record.get('updated_enrolments', []):
             if update['userid'] not in created and update['userid'] not in updated:
                 updated.add(update['userid'])

@@ -85,6 +85,7 @@ class CourseState:
         for ra in self.inherited:
             self.inherited_by_user.setdefault(ra['userid'], []).append(ra)
         self.assignable_roleids = None if assignable_roleids is None else frozenset(assignable_roleids)
+        self.plugin_version = 0
         self._manual = self._first_manual_instance(enabled_only=True)
 
     @classmethod
@@ -106,7 +107,7 @@ class CourseState:
             inherited.extend(_int_fields(ra, ('id', 'userid', 'roleid', 'contextlevel'))
                              for ra in page.get('inheritedroleassignments') or [])
         assignable = first.get('assignableroles')
-        return cls(
+        state = cls(
             course=_int_fields(first['course'], ('id',)),
             instances=[_int_fields(i, ('id', 'status', 'roleid', 'cohortid')) for i in first.get('instances') or []],
             userenrolments=userenrolments,
@@ -116,6 +117,8 @@ class CourseState:
             inherited=inherited,
             assignable_roleids=None if assignable is None else [int(r) for r in assignable],
         )
+        state.plugin_version = int(first.get('pluginversion') or 0)
+        return state
 
     def _add_enrolment(self, ue):
         userid = ue['userid']
@@ -552,76 +555,129 @@ def _diff_view(role_shortname, fields, roleids):
 # ---------------------------------------------------------------- undo
 
 class UndoPlan:
+    """What an undo writes, per user one row: ``rows`` for remove_manual (2026120130 and later: unenrol,
+    roles to unassign and the fields to put back in one row, so each user's undo is one write)."""
+
     def __init__(self):
-        self.remove_rows = []   # for remove_manual: {userid, unenrol, roleids}
-        self.revert_rows = []   # for apply_manual: {userid, <fields back to before>}
+        self.rows = []          # {userid, unenrol, roleids?, status?, timestart?, timeend?}
         self.removed = []
         self.reverted = []
+        self.left_alone = []    # {userid, username, field, expected, found}: changed since the run, kept
         self.roles_unassigned = 0
         self.diff = {'before': {}, 'after': {}}
 
     @property
     def changed(self):
-        return bool(self.remove_rows or self.revert_rows)
+        return bool(self.rows)
+
+    @property
+    def remove_rows(self):
+        """For a companion plugin before 2026120130: the rows that unenrol or unassign, without fields."""
+        return [dict((k, v) for k, v in row.items() if k not in ENROL_FIELDS)
+                for row in self.rows if row['unenrol'] or row.get('roleids')]
+
+    @property
+    def revert_rows(self):
+        """For a companion plugin before 2026120130: the fields to put back, for apply_manual."""
+        return [dict((k, v) for k, v in row.items() if k == 'userid' or k in ENROL_FIELDS)
+                for row in self.rows if any(k in row for k in ENROL_FIELDS)]
+
+    def counts(self):
+        return {'removed': len(self.removed), 'reverted': len(self.reverted),
+                'roles_unassigned': self.roles_unassigned, 'left_alone': len(self.left_alone)}
 
 
 def plan_undo(record, state):
-    """Undo what a restore created: its manual enrolments and role copies, nothing else.
+    """Undo what the conversion and the end-date step changed, where nobody changed it since.
 
-    An enrolment the restore only updated gets back each field the restore
-    changed, unless someone changed that field since (current != recorded after).
+    ``record``: a restore record, or moodle_history.undo_record() (merged with them). Per user:
+    a created manual enrolment is removed, unless ``created_after`` says what the runs left on it
+    and a field differs now (someone changed it since: the enrolment and its roles stay); an
+    enrolment that existed before gets back each field whose current value is the one the runs
+    left (``after``); a field with another value is left alone. Every field left alone is listed
+    in ``left_alone`` (expected = the value the runs left, found = the current one). Manual roles
+    the runs assigned are unassigned, except for a created enrolment left alone.
     """
     plan = UndoPlan()
-    created = set(record.get('created_enrolments', []))
+    created = set(int(u) for u in record.get('created_enrolments', []))
+    created_after = dict((int(e['userid']), e['after']) for e in record.get('created_after', []))
+    updates = dict((int(u['userid']), u) for u in record.get('updated_enrolments', []) if int(u['userid']) not in created)
     roles_by_user = {}
     for assignment in record.get('assigned_roles', []):
-        roles_by_user.setdefault(assignment['userid'], set()).add(assignment['roleid'])
-    for userid in sorted(created | set(roles_by_user)):
-        _plan_removal(plan, state, userid, userid in created, roles_by_user.get(userid, set()))
-    for update in record.get('updated_enrolments', []):
-        if update['userid'] not in created:
-            _plan_revert(plan, state, update)
+        roles_by_user.setdefault(int(assignment['userid']), set()).add(int(assignment['roleid']))
+    for userid in sorted(created | set(updates) | set(roles_by_user)):
+        _plan_user_undo(plan, state, userid, userid in created, created_after.get(userid), updates.get(userid),
+                        roles_by_user.get(userid, set()))
     return plan
 
 
-def _plan_removal(plan, state, userid, was_created, roleids):
+def _plan_user_undo(plan, state, userid, was_created, expected, update, roleids):
     current = state.manual_enrolment(userid)
+    username = state.username(userid)
+    row = {'userid': userid, 'unenrol': 0}
+    if was_created and current is not None:
+        changed = _fields_changed_since(expected, current)
+        if changed:
+            plan.left_alone.extend(dict(user_field, userid=userid, username=username) for user_field in changed)
+            return
+        row['unenrol'] = 1
+    elif update is not None:
+        row.update(_fields_to_put_back(plan, userid, username, update, current))
     held = state.manual_roleids(userid)
     unassign = sorted(roleids & held)
-    unenrol = was_created and current is not None
-    if not unenrol and not unassign:
-        return
-    row = {'userid': userid, 'unenrol': 1 if unenrol else 0}
     if unassign:
         row['roleids'] = unassign
-    plan.remove_rows.append(row)
+    if not row['unenrol'] and len(row) == 2:
+        return
+    plan.rows.append(row)
     plan.roles_unassigned += len(unassign)
-    username = state.username(userid)
-    if unenrol:
-        plan.removed.append({'userid': userid, 'username': username})
-    before = _diff_view(state.role_shortname, current, held) if current else {'roles': sorted(state.role_shortname(r) for r in held)}
-    plan.diff['before'][username] = before
-    if not unenrol:
-        plan.diff['after'][username] = dict(before, roles=sorted(state.role_shortname(r) for r in held - set(unassign)))
+    _record_user_undo(plan, state, userid, username, row, current, held)
 
 
-def _plan_revert(plan, state, update):
-    current = state.manual_enrolment(update['userid'])
+def _fields_changed_since(expected, current):
+    """[{field, expected, found}] of the fields of ``current`` that differ from what the runs left."""
+    if not expected:
+        return []
+    return [{'field': f, 'expected': int(expected[f]), 'found': current[f]}
+            for f in ENROL_FIELDS if f in expected and current[f] != int(expected[f])]
+
+
+def _fields_to_put_back(plan, userid, username, update, current):
+    """The fields of an enrolment that existed before to write back; the others are left alone (listed)."""
     if current is None:
+        plan.left_alone.append({'userid': userid, 'username': username, 'field': 'enrolment',
+                                'expected': 'present', 'found': 'absent'})
+        return {}
+    after = update.get('after') or {}
+    fields = {}
+    for field, before in sorted(update['before'].items()):
+        if current[field] == before:
+            continue
+        if field in after and current[field] == after[field]:
+            fields[field] = before
+        else:
+            plan.left_alone.append({'userid': userid, 'username': username, 'field': field,
+                                    'expected': after.get(field), 'found': current[field]})
+    return fields
+
+
+def _record_user_undo(plan, state, userid, username, row, current, held):
+    user = {'userid': userid, 'username': username}
+    roles_after = held - set(row.get('roleids', ()))
+    if current is not None:
+        plan.diff['before'][username] = _diff_view(state.role_shortname, current, held)
+    else:
+        plan.diff['before'][username] = {'roles': sorted(state.role_shortname(r) for r in held)}
+    if row['unenrol']:
+        plan.removed.append(user)
         return
-    after = update.get('after', {})
-    row = {'userid': update['userid']}
-    for field, value in update['before'].items():
-        if field in after and current[field] == after[field] and current[field] != value:
-            row[field] = value
-    if len(row) == 1:
-        return
-    plan.revert_rows.append(row)
-    username = state.username(update['userid'])
-    plan.reverted.append({'userid': update['userid'], 'username': username})
-    held = state.manual_roleids(update['userid'])
-    plan.diff['before'][username] = _diff_view(state.role_shortname, current, held)
-    plan.diff['after'][username] = _diff_view(state.role_shortname, dict(current, **row), held)
+    fields = dict((k, row[k]) for k in ENROL_FIELDS if k in row)
+    if fields:
+        plan.reverted.append(user)
+    if current is not None:
+        plan.diff['after'][username] = _diff_view(state.role_shortname, dict(current, **fields), roles_after)
+    else:
+        plan.diff['after'][username] = {'roles': sorted(state.role_shortname(r) for r in roles_after)}
 
 
 # ---------------------------------------------------------------- end dates

@@ -55,7 +55,9 @@ options:
     description:
       - Backup to restore.
       - Default with O(state=present) the newest backup of the course in O(backup_dir); with
-        O(state=absent) the newest backup of the course that has a restore record.
+        O(state=absent) the newest backup of the course that has a restore record (with Moodle's history,
+        every restore record of the course is taken in; a given O(backup_file) limits the controller's
+        records to that backup's, Moodle's history is used whole).
       - A backup of another course or site, or a damaged file, is refused before anything is written.
     type: path
   backup_dir:
@@ -97,10 +99,18 @@ options:
   state:
     description:
       - V(present) restores the backup.
-      - V(absent) undoes what restoring that backup did, and only that, using the restore record kept
-        next to the backups (C(restores/<backup file name>)). It removes the manual enrolments and manual
-        role assignments the restores created, and puts back the start, end and status of a manual
-        enrolment that existed before, where nobody changed that field since. Then it deletes the record.
+      - V(absent) undoes what the conversion and the end-date step did to the course, from any controller.
+        With the companion plugin 2026120110 or later, what to undo comes from the history Moodle keeps
+        (every run since the last undo), merged with the restore records kept next to the backups on this
+        controller (C(restores/<backup file name>)), where Moodle's history wins; an empty O(backup_dir)
+        (a fresh AWX container) is enough. With an older plugin, only the restore record of the backup is used.
+      - It removes the manual enrolments the runs created and the manual role assignments they added, and puts
+        back the status, start and end of a manual enrolment that existed before (an end date set on it by
+        M(cemu.moodle.moodle_set_enrol_end) included).
+      - A field someone changed since (its value is not the one the runs left) is left alone and returned in
+        RV(left_alone); a created enrolment with such a field stays, with its roles.
+      - The undo is recorded in Moodle's history (step C(revert)), so that a second undo changes nothing and a
+        later O(state=present) converts again. The restore records used are deleted.
       - An undo always takes back the whole record, so O(state=absent) refuses the options that shape a
         restore (O(roles), O(query), O(create_manual_instance), O(send_welcome)) before anything is read
         or written, rather than ignore them.
@@ -148,12 +158,11 @@ EXAMPLES = r'''
     query: "[?enrol == 'cohort']"
     create_manual_instance: true
 
-- name: Undo the restore of a given backup
+- name: Undo the conversion and the end dates of KA1, from any controller
   cemu.moodle.moodle_restore_manual:
     moodle_url: https://moodle.example.edu
     moodle_token: "{{ vault_moodle_token }}"
     course: KA1
-    backup_file: "{{ backup.backup_file }}"
     state: absent
 '''
 
@@ -232,13 +241,15 @@ roles_assigned:
   type: int
   sample: 31
 counts:
-  description: Number of users per outcome, and of role copies skipped (C(roles_skipped)).
-  returned: O(state=present)
+  description:
+    - Number of users per outcome, and of role copies skipped (C(roles_skipped)).
+    - With O(state=absent), C(removed), C(reverted), C(roles_unassigned) and C(left_alone) (fields).
+  returned: success
   type: dict
   sample: {created: 30, updated: 1, unchanged: 0, skipped: 1, roles_skipped: 1, kept_suspended: 1}
 restore_record:
   description:
-    - Path of the restore record (O(state=present)), or of the record used and deleted (O(state=absent)).
+    - Path of the restore record (O(state=present)), or of the newest record used and deleted (O(state=absent)).
     - Null when nothing was or would be written.
   returned: success
   type: str
@@ -259,6 +270,37 @@ roles_unassigned:
   returned: O(state=absent)
   type: int
   sample: 31
+course:
+  description: The course undone (id, shortname, idnumber, fullname), as the run report names it.
+  returned: O(state=absent)
+  type: dict
+  sample: {id: 2, shortname: KA1, idnumber: KA-2026-1, fullname: Keep access 1}
+left_alone:
+  description:
+    - Fields the undo leaves as they are because someone changed them since the runs (the current value is
+      not the one the runs left), one entry per user and field.
+    - C(field) is C(status), C(timestart), C(timeend), or C(enrolment) for an enrolment from before that was
+      removed since (C(expected) V(present), C(found) V(absent)).
+  returned: O(state=absent)
+  type: list
+  elements: dict
+  contains:
+    userid:
+      description: Moodle user id.
+      type: int
+    username:
+      description: Username.
+      type: str
+    field:
+      description: The field left alone.
+      type: str
+    expected:
+      description: The value the runs left (Unix time or status 0/1).
+      type: raw
+    found:
+      description: The value now in Moodle.
+      type: raw
+  sample: [{userid: 46, username: student0002, field: timeend, expected: 1814399999, found: 1830297599}]
 planned_enrolments:
   description:
     - Every user the restore plans for (created, updated, unchanged and kept suspended, not skipped) with
@@ -309,7 +351,9 @@ from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
 from ansible_collections.cemu.moodle.plugins.module_utils.diff_lines import site_zone, user_lines
+from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import REVERT_PLUGIN_VERSION
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
+from ansible_collections.cemu.moodle.plugins.module_utils.moodle_history import merge_undo_records, undo_record
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, backup_from_state, enrolment_fields,
     plan_restore, plan_undo)
@@ -495,23 +539,58 @@ def restore(moodle, store, path, backup, state, run=None):
 
 
 def undo(moodle, store, path, state, run=None):
-    record = store.load_record(path) if path else None
-    if record is None:
-        moodle.exit(False, backup_file=path, manual_instance_id=_instance_id(state), removed=[], reverted=[],
-                    roles_unassigned=0, restore_record=None,
-                    msg='no restore record for %s: nothing to undo' % moodle.course_label())
+    """Undo the conversion: from Moodle's history (any controller) merged with this controller's records."""
+    backups = undone_backups(moodle, store, path, run)
+    controller_records = [store.load_record(backup) for backup in backups]
+    record = merge_undo_records(history_undo_record(moodle, run), *controller_records)
     plan = plan_undo(record, state)
     if not moodle.check_mode:
         with moodle.moodle_errors():
-            if plan.remove_rows:
-                moodle.api.remove_manual(moodle.course['id'], plan.remove_rows, run=run)
-            if plan.revert_rows:
-                moodle.api.apply_manual(moodle.course['id'], plan.revert_rows, False, run=run)
-        store.remove_record(path)
-    moodle.exit(True, before=plan.diff['before'], after=plan.diff['after'], lines=diff_lines(moodle, plan.diff, state),
-                backup_file=path,
+            write_undo(moodle, plan, state, run)
+        for backup in backups:
+            store.remove_record(backup)
+    # with Moodle's history, the controller's copies are no change of the course
+    changed = plan.changed or (run is None and bool(backups))
+    result = {}
+    if not changed and not plan.left_alone:
+        result['msg'] = 'nothing to undo in %s' % moodle.course_label()
+    moodle.exit(changed, before=plan.diff['before'], after=plan.diff['after'],
+                lines=diff_lines(moodle, plan.diff, state), backup_file=path,
                 manual_instance_id=_instance_id(state), removed=plan.removed, reverted=plan.reverted,
-                roles_unassigned=plan.roles_unassigned, restore_record=store.record_path(path))
+                roles_unassigned=plan.roles_unassigned, left_alone=plan.left_alone, counts=plan.counts(),
+                course=dict((key, moodle.course.get(key)) for key in ('id', 'shortname', 'idnumber', 'fullname')),
+                restore_record=store.record_path(backups[-1]) if backups else None, **result)
+
+
+def undone_backups(moodle, store, path, run):
+    """The backups whose controller restore records the undo takes in (and then deletes).
+
+    A given ``backup_file``: its record only. Otherwise, with Moodle's history (which covers the
+    whole course), every record of the course; without it, the newest (``path``).
+    """
+    if moodle.params['backup_file'] or run is None:
+        return [path] if path and store.load_record(path) is not None else []
+    return store.restored_backups()
+
+
+def history_undo_record(moodle, run):
+    """What the runs since the last revert changed, from Moodle's history; empty without history."""
+    if run is None:
+        return {}
+    with moodle.moodle_errors():
+        return undo_record(moodle.api.read_course_history(moodle.course['id']))
+
+
+def write_undo(moodle, plan, state, run):
+    """One write per user with plugin 2026120130 and later; before it, removals then fields put back."""
+    courseid = moodle.course['id']
+    if state.plugin_version >= REVERT_PLUGIN_VERSION:
+        moodle.api.remove_manual(courseid, plan.rows, run=run, put_back=True)
+        return
+    if plan.remove_rows:
+        moodle.api.remove_manual(courseid, plan.remove_rows, run=run)
+    if plan.revert_rows:
+        moodle.api.apply_manual(courseid, plan.revert_rows, False, run=run)
 
 
 def diff_lines(moodle, diff, state):

@@ -377,6 +377,28 @@ function keepaccess_ensure_manual_enrolments(stdClass $course, array $manualspec
 }
 
 /**
+ * Forgets what runs of the collection did to the fixture courses (local_keepaccess's history and claims):
+ * the fixture is put back outside the plugin, so that history no longer describes the courses.
+ *
+ * @param stdClass[] $courses
+ * @return int history records deleted
+ */
+function keepaccess_forget_history(array $courses): int {
+    global $DB;
+    $manager = $DB->get_manager();
+    if (!$courses || !$manager->table_exists('local_keepaccess_history')) {
+        return 0;
+    }
+    [$insql, $params] = $DB->get_in_or_equal(array_column($courses, 'id'));
+    $count = $DB->count_records_select('local_keepaccess_history', "courseid $insql", $params);
+    $DB->delete_records_select('local_keepaccess_history', "courseid $insql", $params);
+    if ($manager->table_exists('local_keepaccess_lease')) {
+        $DB->delete_records_select('local_keepaccess_lease', "courseid $insql", $params);
+    }
+    return $count;
+}
+
+/**
  * Builds or restores the whole fixture; returns the summary.
  */
 function keepaccess_build_fixture(int $big, progress_trace $trace): array {
@@ -411,6 +433,7 @@ function keepaccess_build_fixture(int $big, progress_trace $trace): array {
         $manualchanges[$shortname] = keepaccess_ensure_manual_enrolments($course, $coursespec['manual'], $userids, $roleids);
     }
     [$inserted, $deleted] = keepaccess_ensure_source_rows($spec['courses']);
+    $historyforgotten = keepaccess_forget_history($courses);
 
     keepaccess_sync_database($trace);
     foreach ($courses as $course) {
@@ -427,6 +450,7 @@ function keepaccess_build_fixture(int $big, progress_trace $trace): array {
             'inserted' => $inserted, 'deleted' => $deleted],
         'cohorts' => $cohorts,
         'manual_changes' => $manualchanges,
+        'history_forgotten' => $historyforgotten,
         'courses' => [],
     ];
     foreach ($courses as $shortname => $course) {

@@ -267,6 +267,12 @@ ERROR_CASES = {
     'remove without manual instance': lambda s: ('local_keepaccess_remove_manual_enrolments', {
         'courseid': s.course_id('KA4'), 'enrolments': [{'userid': s.user_id('student0301'), 'unenrol': 1}]}),
     'ensure on unknown course': lambda s: ('local_keepaccess_ensure_manual_instance', {'courseid': 987654}),
+    # since local_keepaccess 2026120130 a remove row may put fields back; they are checked before any write
+    'put back an end before the start': lambda s: ('local_keepaccess_remove_manual_enrolments', {
+        'courseid': s.course_id('KA3'),
+        'enrolments': [{'userid': s.user_id('student0216'), 'timestart': 2000000000, 'timeend': 1900000000}]}),
+    'put back a bad status': lambda s: ('local_keepaccess_remove_manual_enrolments', {
+        'courseid': s.course_id('KA3'), 'enrolments': [{'userid': s.user_id('student0216'), 'status': 2}]}),
     'core enrol without manual instance': lambda s: ('enrol_manual_enrol_users', {'enrolments': [{
         'roleid': s.role_id('student'), 'userid': s.user_id('student0301'), 'courseid': s.course_id('KA4')}]}),
     'course lookup by a bad field': lambda s: ('core_course_get_courses_by_field', {'field': 'name', 'value': 'x'}),
@@ -327,6 +333,45 @@ def probe_rounds(side):
 def test_write_and_undo_answer_the_same(sides):
     real, simulated = both(sides, probe_rounds)
     assert real['answers'][0][0]['result'] == 'created'
+    assert differences(real, simulated) == []
+
+
+HISTORY_FIELDS = ('step', 'hadbefore', 'statusbefore', 'timestartbefore', 'timeendbefore', 'hasafter', 'statusafter',
+                  'timestartafter', 'timeendafter', 'rolesbefore', 'rolesafter')
+
+
+def put_back_rounds(side):
+    """An end date on student0216's manual enrolment in KA3 (from before), put back by remove_manual in the same
+    row as a role removal; again (nothing to do); the answers, the enrolment and the history rows they wrote."""
+    courseid, userid, teacher = side.course_id('KA3'), side.user_id('student0216'), side.role_id('teacher')
+    remove = 'local_keepaccess_remove_manual_enrolments'
+    history = side.call('local_keepaccess_get_course_history', {'courseid': courseid})['records']
+    side.call('local_keepaccess_apply_manual_enrolments', {'courseid': courseid, 'step': 'enddate', 'enrolments': [
+        {'userid': userid, 'timeend': FAR_FUTURE, 'roleids': [teacher]}]})
+    row = {'userid': userid, 'unenrol': 0, 'timeend': 0, 'status': 0, 'roleids': [teacher]}
+    answers = [side.call(remove, {'courseid': courseid, 'step': 'revert', 'enrolments': [row]}),
+               side.call(remove, {'courseid': courseid, 'step': 'revert', 'enrolments': [row]})]
+    for answer in answers:
+        for item in answer:
+            item.pop('userid')
+            item['rolesunassigned'] = len(item['rolesunassigned'])
+    written = side.call('local_keepaccess_get_course_history', {'courseid': courseid})['records'][len(history):]
+    rolenames = dict((r['id'], r['shortname']) for r in side.enrolments('KA1')['roles'])
+    for record in written:
+        for key in ('rolesbefore', 'rolesafter'):
+            record[key] = sorted(rolenames[int(r)] for r in record[key].split(',') if r)
+    after = [(ue['status'], ue['timestart'], ue['timeend']) for ue in side.enrolments('KA3')['userenrolments']
+             if ue['userid'] == userid and ue['enrol'] == 'manual']
+    return {'answers': answers, 'history': [dict((k, r[k]) for k in HISTORY_FIELDS) for r in written],
+            'enrolment': after}
+
+
+@pytest.mark.skipif(READ_ONLY, reason='MOODLE_LIVE_READONLY: this round writes to the real Moodle')
+def test_fields_put_back_by_remove_answer_and_record_the_same(sides):
+    real, simulated = both(sides, put_back_rounds)
+    assert real['answers'][0] == [{'unenrolled': 0, 'rolesunassigned': 1, 'fieldsreverted': ['timeend']}]
+    assert real['enrolment'] == [(0, 0, 0)]
+    assert [r['step'] for r in real['history']] == ['enddate', 'revert']
     assert differences(real, simulated) == []
 
 

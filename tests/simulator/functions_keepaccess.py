@@ -271,7 +271,33 @@ def apply_manual_enrolments(ctx, courseid, enrolments, sendwelcome, runid, step)
 
 # ----- local_keepaccess_remove_manual_enrolments -------------------------------------------------
 REMOVE_ROW = Single({'userid': Value('int'), 'unenrol': Value('int', DEFAULT, 0),
-                     'roleids': Multiple(Value('int'), OPTIONAL)})
+                     'roleids': Multiple(Value('int'), OPTIONAL), 'status': Value('int', OPTIONAL),
+                     'timestart': Value('int', OPTIONAL), 'timeend': Value('int', OPTIONAL)})
+
+
+def puts_back_fields(row):
+    """Whether a remove row gives fields to put back (since 2026120130)."""
+    return any(key in row for key in ENROLMENT_FIELDS)
+
+
+def fields_to_put_back(ctx, courseid, manual, rows):
+    """{userid: {field: value}} of the fields rows put back that differ; checked before any write (as PHP)."""
+    putback = {}
+    for row in rows:
+        existing = ctx.state.user_enrolment(manual['id'], row['userid']) if manual else None
+        if row['unenrol'] or not puts_back_fields(row) or existing is None:
+            continue
+        values = {key: row[key] for key in ENROLMENT_FIELDS if key in row and row[key] != existing[key]}
+        if 'status' in values and values['status'] not in (0, 1):
+            raise plugin_error('invalidstatus', about_user(row['userid'], courseid, status=values['status']))
+        start, end = values.get('timestart', existing['timestart']), values.get('timeend', existing['timeend'])
+        if start < 0 or end < 0 or (end and end < start):
+            raise plugin_error('invalidtimes', about_user(row['userid'], courseid, timestart=start, timeend=end))
+        if values:
+            putback[row['userid']] = values
+    if putback:
+        ctx.require_capability('enrol/manual:manage')
+    return putback
 
 
 @ws_function('local_keepaccess_remove_manual_enrolments',
@@ -289,24 +315,34 @@ def remove_manual_enrolments(ctx, courseid, enrolments, runid, step):
     if any(row['unenrol'] for row in enrolments):
         ctx.require_capability('enrol/manual:unenrol')
         instance = require_manual_instance(ctx, courseid)
+    if any(puts_back_fields(row) for row in enrolments):
+        instance = require_manual_instance(ctx, courseid)
     guard_write(ctx, courseid, runid)
     manual = instance or state.first_manual_instance(courseid)
+    putback = fields_to_put_back(ctx, courseid, manual, enrolments)
     run = {'runid': runid, 'step': step}
-    return [remove_row(state, courseid, instance, manual, row, run) for row in enrolments]
+    return [remove_row(state, courseid, instance, manual, row, putback.get(row['userid'], {}), run)
+            for row in enrolments]
 
 
-def remove_row(state, courseid, instance, manual, row, run):
-    """Remove one row's manual roles and enrolment, record it in the history; return its answer."""
+def remove_row(state, courseid, instance, manual, row, putback, run):
+    """Remove one row's manual roles and enrolment (or put its fields back), record it in the history;
+    return its answer."""
     userid = row['userid']
-    before = history.enrolment_state(state.user_enrolment(manual['id'], userid) if manual else None)
+    existing = state.user_enrolment(manual['id'], userid) if manual else None
+    before = history.enrolment_state(existing)
     rolesbefore = history.manual_roles(state, courseid, userid)
     removed = []
     for roleid in dict.fromkeys(row.get('roleids', ())):
         removed += state.role_unassign_all(userid, courseid, roleid=roleid, component='', itemid=0)
     unenrolled = bool(row['unenrol']) and state.unenrol_user(instance, userid)
-    history.record(state, courseid, userid, run, before, history.enrolment_state(None) if unenrolled else before,
-                   rolesbefore, history.manual_roles(state, courseid, userid))
-    return {'userid': userid, 'unenrolled': int(unenrolled), 'rolesunassigned': removed}
+    if not unenrolled and putback:
+        state.update_user_enrol(existing, **putback)
+    after = history.enrolment_state(None) if unenrolled else history.enrolment_state(
+        state.user_enrolment(manual['id'], userid) if manual else None)
+    history.record(state, courseid, userid, run, before, after, rolesbefore, history.manual_roles(state, courseid, userid))
+    return {'userid': userid, 'unenrolled': int(unenrolled), 'rolesunassigned': removed,
+            'fieldsreverted': [key for key in ENROLMENT_FIELDS if key in putback]}
 
 
 # ----- local_keepaccess_ensure_manual_instance ---------------------------------------------------

@@ -89,3 +89,84 @@ def test_without_moodles_history_a_fresh_controller_clears_the_end_dates(sim, tm
     cleared = [userid for userid, end in manual_ends(sim).items() if ends[userid] and not end]
     assert len(cleared) >= 30, 'the end dates were cleared'
     assert apply_rows(sim, calls)
+
+
+# ----- undo from a fresh controller (state: absent) -----
+REMOVE = 'local_keepaccess_remove_manual_enrolments'
+OLDER, STUDENT = 46, 5
+
+
+def manual_state(sim):
+    """KA1's manual enrolments and manual roles, per user."""
+    answer = sim.course_enrolments(2)
+    enrolments = dict((ue['userid'], (ue['status'], ue['timestart'], ue['timeend']))
+                      for ue in answer['userenrolments'] if ue['enrol'] == 'manual')
+    roles = sorted((ra['userid'], ra['roleid']) for ra in answer['roleassignments'] if ra['component'] == '')
+    return enrolments, roles
+
+
+def undo(sim, backup_dir, **args):
+    return task(sim, moodle_restore_manual, backup_dir=str(backup_dir), state='absent', **args)
+
+
+def test_an_undo_from_a_fresh_controller_puts_the_course_back_and_a_second_one_does_nothing(sim, tmp_path):
+    before = manual_state(sim)
+    convert(sim, tmp_path / 'controller-a', run_id='first-run')
+    undone = undo(sim, tmp_path / 'controller-b', run_id='undo-run')          # empty backup folder
+    assert undone['changed'] and undone['counts']['removed'] >= 30 and undone['left_alone'] == []
+    assert undone['course']['shortname'] == 'KA1'
+    assert manual_state(sim) == before
+    assert set(row['step'] for row in sim.history(2) if row['runid'] == 'undo-run') == {'revert'}
+    again = undo(sim, tmp_path / 'controller-c')
+    assert (again['changed'], again['removed'], again['reverted']) == (False, [], [])
+
+
+def test_a_check_mode_undo_changes_nothing_and_shows_each_user(sim, tmp_path):
+    convert(sim, tmp_path / 'controller-a', run_id='first-run')
+    state = sim.dump_state()
+    planned = run_in_process(moodle_restore_manual, {'moodle_url': sim.url, 'moodle_token': TOKEN, 'course': 'KA1',
+                                                     'backup_dir': str(tmp_path / 'controller-b'), 'state': 'absent'},
+                             {}, check_mode=True, diff=True, name='cemu.moodle.moodle_restore_manual')
+    assert planned['changed'] and sim.dump_state() == state
+    assert planned['diff']['before']['student0001']['timeend'] > 0 and 'student0001' not in planned['diff']['after']
+
+
+def test_an_undo_with_a_companion_before_2026120130_removes_then_puts_back(sim, tmp_path, monkeypatch):
+    from tests.simulator import functions_keepaccess
+    sim.enrol(sim.manual_instance(2)['id'], OLDER, roleid=STUDENT)     # a manual enrolment from before, no end
+    before = manual_state(sim)
+    convert(sim, tmp_path / 'controller-a', run_id='first-run')
+    assert manual_state(sim)[0][OLDER][2] > 0                            # the end-date step dated it
+    monkeypatch.setattr(functions_keepaccess, 'PLUGIN_VERSION', 2026120110)
+    writes = spy_on_writes(monkeypatch)
+    undo(sim, tmp_path / 'controller-b')
+    assert [function for function, _rows in writes] == ['remove_manual', 'apply_manual']
+    assert all(set(row) <= {'userid', 'unenrol', 'roleids'} for row in writes[0][1])   # 2026120110's remove rows
+    assert writes[1][1] == [{'userid': OLDER, 'timeend': 0}]
+    assert manual_state(sim) == before
+
+
+def spy_on_writes(monkeypatch):
+    """[(method, rows the module gave)] of KeepAccessApi's writes from now on."""
+    from ansible_collections.cemu.moodle.plugins.module_utils import keepaccess
+    writes = []
+    for name in ('remove_manual', 'apply_manual'):
+        original = getattr(keepaccess.KeepAccessApi, name)
+
+        def spy(self, courseid, rows, *args, _name=name, _original=original, **kwargs):
+            answer = _original(self, courseid, rows, *args, **kwargs)
+            writes.append((_name, [dict(row) for row in rows]))
+            return answer
+        monkeypatch.setattr(keepaccess.KeepAccessApi, name, spy)
+    return writes
+
+
+def test_an_undo_with_the_current_companion_is_one_write_per_user(sim, tmp_path, monkeypatch):
+    sim.enrol(sim.manual_instance(2)['id'], OLDER, roleid=STUDENT)
+    before = manual_state(sim)
+    convert(sim, tmp_path / 'controller-a', run_id='first-run')
+    writes = spy_on_writes(monkeypatch)
+    undo(sim, tmp_path / 'controller-b')
+    assert [function for function, _rows in writes] == ['remove_manual']
+    assert {'userid': OLDER, 'unenrol': 0, 'timeend': 0} in writes[0][1]
+    assert manual_state(sim) == before

@@ -66,10 +66,16 @@ def undo(moodle, record):
     plan = plan_undo(record, state)
     run = {'runid': 'undo-1', 'step': 'revert'}
     moodle.claim_course(KA1, 'undo-1')
-    moodle.remove_manual(KA1, plan.remove_rows, run=run)
-    moodle.apply_manual(KA1, plan.revert_rows, run=run)
+    moodle.remove_manual(KA1, plan.rows, run=run, put_back=True)      # one write per user
     moodle.release_course(KA1, 'undo-1')
     return plan
+
+
+EMPTY_UNDO = {'created_enrolments': [], 'created_after': [], 'updated_enrolments': [], 'assigned_roles': []}
+
+
+def enrolment_of(site, userid):
+    return site.state.user_enrolment(site.manual_instance(KA1)['id'], userid)
 
 
 def test_any_controller_knows_who_an_earlier_restore_settled(moodle):
@@ -82,13 +88,56 @@ def test_undo_from_moodles_history_restores_the_before_state_exactly(moodle, sit
     convert(moodle)
     record = undo_record(moodle.read_course_history(KA1))
     assert record == {'created_enrolments': [PROBE],
+                      'created_after': [{'userid': PROBE, 'after': {'status': 0, 'timestart': 0, 'timeend': T2}}],
                       'updated_enrolments': [{'userid': OTHER, 'before': {'timeend': 0}, 'after': {'timeend': T2}}],
                       'assigned_roles': [{'userid': PROBE, 'roleid': STUDENT}]}
     undo(moodle, record)
     assert manual_state(site) == before
     history = moodle.read_course_history(KA1)
-    assert undo_record(history) == {'created_enrolments': [], 'updated_enrolments': [], 'assigned_roles': []}
+    assert undo_record(history) == EMPTY_UNDO
     assert settled_users(history) == []
+    assert sorted(r['step'] for r in history if r['step'] == 'revert') == ['revert', 'revert']
+
+
+def test_the_end_date_set_on_an_enrolment_from_before_is_put_back(moodle, site):
+    convert(moodle)
+    assert enrolment_of(site, OTHER)['timeend'] == T2
+    plan = undo(moodle, undo_record(moodle.read_course_history(KA1)))
+    assert plan.reverted == [{'userid': OTHER, 'username': site.state.user(OTHER)['username']}]
+    assert plan.left_alone == []
+    assert enrolment_of(site, OTHER)['timeend'] == 0
+
+
+def test_a_second_undo_finds_nothing_to_do(moodle, site):
+    convert(moodle)
+    undo(moodle, undo_record(moodle.read_course_history(KA1)))
+    state = CourseState.from_api(moodle.read_course_enrolments(KA1))
+    assert not plan_undo(undo_record(moodle.read_course_history(KA1)), state).changed
+
+
+def test_a_conversion_after_an_undo_is_undone_again_to_the_same_before_state(moodle, site):
+    before = manual_state(site)
+    convert(moodle)
+    undo(moodle, undo_record(moodle.read_course_history(KA1)))
+    convert(moodle, runid='run-2')                                   # re-converted after the revert
+    history = moodle.read_course_history(KA1)
+    assert settled_users(history) == [PROBE]
+    assert undo_record(history)['created_enrolments'] == [PROBE]
+    assert undo_record(history)['updated_enrolments'] == [
+        {'userid': OTHER, 'before': {'timeend': 0}, 'after': {'timeend': T2}}]
+    undo(moodle, undo_record(history))
+    assert manual_state(site) == before
+
+
+def test_a_created_enrolment_changed_since_stays_with_its_roles_and_is_reported(moodle, site):
+    convert(moodle)
+    site.state.update('user_enrolments', enrolment_of(site, PROBE)['id'], timeend=T1)   # extended by hand since
+    plan = undo(moodle, undo_record(moodle.read_course_history(KA1)))
+    assert plan.left_alone == [{'userid': PROBE, 'username': site.state.user(PROBE)['username'],
+                                'field': 'timeend', 'expected': T2, 'found': T1}]
+    assert plan.removed == [] and enrolment_of(site, PROBE)['timeend'] == T1
+    assert (PROBE, STUDENT) in manual_state(site)[1]
+    assert enrolment_of(site, OTHER)['timeend'] == 0                # the rest of the run is undone
 
 
 def test_a_field_changed_since_is_left_alone(moodle, site):
@@ -97,7 +146,10 @@ def test_a_field_changed_since_is_left_alone(moodle, site):
                       timeend=T1)                                          # a teacher moved OTHER's end since
     plan = undo(moodle, undo_record(moodle.read_course_history(KA1)))
     assert plan.reverted == []
+    assert plan.left_alone == [{'userid': OTHER, 'username': site.state.user(OTHER)['username'],
+                                'field': 'timeend', 'expected': T2, 'found': T1}]
     assert (OTHER, 0, 0, T1) in manual_state(site)[0]
+    assert PROBE not in [ue[0] for ue in manual_state(site)[0]]      # the created enrolment is removed
 
 
 def test_controller_records_and_moodles_history_are_one_union():

@@ -324,7 +324,35 @@ def test_undo_leaves_a_field_changed_since_the_restore():
     course, record = restored_course()
     [manual] = [u for u in course['userenrolments'] if u['userid'] == 2 and u['enrolid'] == MANUAL]
     manual['timestart'] = 5
-    assert plan_undo(record, CourseState.from_api(course)).revert_rows == [{'userid': 2, 'timeend': 900}]
+    undo = plan_undo(record, CourseState.from_api(course))
+    assert undo.revert_rows == [{'userid': 2, 'timeend': 900}]
+    assert undo.left_alone == [{'userid': 2, 'username': 'user2', 'field': 'timestart', 'expected': 10, 'found': 5}]
+
+
+def test_undo_is_one_row_per_user_with_the_fields_put_back():
+    course, record = restored_course()
+    undo = plan_undo(record, CourseState.from_api(course))
+    assert undo.rows == [{'userid': 1, 'unenrol': 1, 'roleids': [STUDENT]},
+                         {'userid': 2, 'unenrol': 0, 'timestart': 50, 'timeend': 900, 'roleids': [STUDENT]}]
+    assert undo.counts() == {'removed': 1, 'reverted': 1, 'roles_unassigned': 2, 'left_alone': 0}
+    assert undo.diff['after'] == {'user2': {'status': 'active', 'timestart': 50, 'timeend': 900, 'roles': []}}
+
+
+def test_undo_reports_an_enrolment_from_before_that_was_removed_since():
+    course, record = restored_course()
+    course['userenrolments'] = [u for u in course['userenrolments'] if not (u['userid'] == 2 and u['enrolid'] == MANUAL)]
+    undo = plan_undo(record, CourseState.from_api(course))
+    assert undo.left_alone == [{'userid': 2, 'username': 'user2', 'field': 'enrolment', 'expected': 'present',
+                                'found': 'absent'}]
+    assert [row['userid'] for row in undo.rows] == [1, 2]         # user2's role copy still goes
+
+
+def test_undo_removes_a_created_enrolment_only_as_the_runs_left_it():
+    course, record = restored_course()
+    record = dict(record, created_after=[{'userid': 1, 'after': {'status': 0, 'timestart': 0, 'timeend': 777}}])
+    undo = plan_undo(record, CourseState.from_api(course))         # its end is 0 now, not 777: changed since
+    assert undo.removed == [] and [row['userid'] for row in undo.rows] == [2]
+    assert undo.left_alone == [{'userid': 1, 'username': 'user1', 'field': 'timeend', 'expected': 777, 'found': 0}]
 
 
 # ------------------------------------------------------------------ settled users

@@ -85,7 +85,8 @@ def test_report_totals_and_failed_courses():
     report = keep_access_report(records(), generated_at='2026-08-20T10:00:00Z')
     summary = report['summary']
     assert summary['totals'] == {'courses': 3, 'changed': 1, 'ok': 1, 'failed': 1,
-                                 'converted': 6, 'end_dates_set': 4, 'skipped': 6, 'missing_methods': {}}
+                                 'converted': 6, 'end_dates_set': 4, 'skipped': 6, 'missing_methods': {},
+                                 'removed': 0, 'reverted': 0, 'left_alone': 0}
     assert summary['failed'] == [{'site': SITE, 'course': 'KA4', 'step': 'Restore them as manual enrolments',
                                   'message': 'no manual instance'}]
     assert [c['course'] for c in summary['courses']] == ['KA1', 'KA2', 'KA4']
@@ -205,9 +206,51 @@ def test_a_big_run_prints_only_the_courses_that_need_a_look():
     report = keep_access_report(records)
     table = report['table']
     assert [line.split()[0] for line in table[3:5]] == ['C007', 'C009']
-    assert table[5] == '(2 of 200 courses listed: those that failed or skipped users; every course is in the report files)'
+    assert table[5] == ('(2 of 200 courses listed: those that failed, skipped users or left fields alone; '
+                        'every course is in the report files)')
     assert len(table) == 8 and table[-1].startswith('FAILED C009')
     assert len(report['summary']['courses']) == 200 and report['csv'].count('\n') == 201
     assert len(keep_access_report(records[:20])['table']) == 3 + 20 + 2     # a small run lists every course
     quiet = keep_access_report([dict(fine, course='C%03d' % n) for n in range(30)])['table']
     assert quiet[1].startswith('(0 of 30 courses listed') and len(quiet) == 3   # no empty table head
+
+
+# ------------------------------------------------------------------ undo (keep_access_state=absent)
+SKIPPED_TASK = {'changed': False, 'skipped': True, 'skip_reason': 'Conditional result was False'}
+UNDO = {'changed': True, 'course': {'id': 2, 'shortname': 'KA1', 'idnumber': 'KA-2026-1', 'fullname': 'KA1'},
+        'removed': [{'userid': 5, 'username': 'student0001'}, {'userid': 6, 'username': 'student0002'}],
+        'reverted': [{'userid': 7, 'username': 'student0003'}], 'roles_unassigned': 2,
+        'left_alone': [{'userid': 8, 'username': 'student0004', 'field': 'timeend',
+                        'expected': 1806537599, 'found': 1830297599}]}
+
+
+def test_an_undo_says_per_course_what_was_reverted_and_what_was_left_alone():
+    record = keep_access_course_result(SKIPPED_TASK, UNDO, SKIPPED_TASK, course='KA1', site=SITE)
+    assert (record['state'], record['status'], record['course_id']) == ('absent', 'changed', 2)
+    assert (record['removed'], record['reverted'], record['roles_unassigned'], record['converted']) == (2, 1, 2, 0)
+    assert record['left_alone'] == [{'username': 'student0004', 'field': 'timeend', 'expected': 1806537599,
+                                     'found': 1830297599}]
+    report = keep_access_report([record], generated_at='2026-08-20T10:00:00Z')
+    assert report['table'][0] == 'keep_access undo report'
+    assert report['table'][1].split() == ['course', 'status', 'removed', 'reverted', 'roles', 'unassigned', 'left',
+                                          'alone']
+    assert report['table'][3].split() == ['KA1', 'changed', '2', '1', '2', '1']
+    assert report['table'][-1] == 'LEFT ALONE KA1: student0004 timeend: expected 1806537599, found 1830297599'
+    row = next(csv.DictReader(io.StringIO(report['csv'])))
+    assert (row['state'], row['removed'], row['left_alone']) == ('absent', '2', '1')
+    assert report['summary']['totals']['left_alone'] == 1
+
+
+def test_an_undo_with_nothing_left_is_ok():
+    record = keep_access_course_result(SKIPPED_TASK, dict(UNDO, changed=False, removed=[], reverted=[],
+                                                          roles_unassigned=0, left_alone=[]), SKIPPED_TASK,
+                                       course='KA1', site=SITE)
+    assert (record['state'], record['status'], record['removed']) == ('absent', 'ok', 0)
+
+
+def test_a_failed_undo_is_reported_as_an_undo_that_failed():
+    failure = {'failed': True, 'msg': "course 'KA1' (id 2): local_keepaccess_claim_course: the course is claimed"}
+    record = keep_access_course_result(SKIPPED_TASK, failure, None, course='KA1', site=SITE, failure=failure,
+                                       failed_step='Restore them as manual enrolments')
+    assert (record['state'], record['status'], record['removed']) == ('absent', 'failed', 0)
+    assert record['message'] == failure['msg']

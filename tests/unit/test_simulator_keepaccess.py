@@ -64,7 +64,7 @@ def test_mixed_course_answer_shape(demo):
     assert [(i['enrol'], i['sendwelcome'], bool(i['cohortid'])) for i in answer['instances']] == [
         ('manual', 1, False), ('database', 0, False), ('cohort', 0, True)]
     assert answer['course']['idnumber'] == 'DEMO-MIX301' and answer['nextfromuserid'] == 0
-    assert (answer['timezone'], answer['pluginversion']) == ('Europe/Berlin', 2026120110)
+    assert (answer['timezone'], answer['pluginversion']) == ('Europe/Berlin', 2026120130)
     assert (answer['inheritedroleassignments'], answer['assignableroles']) == ([], [1, 3, 4, 5])
     statuses = {(ue['enrol'], ue['status']) for ue in answer['userenrolments']}
     assert statuses == {('database', 0), ('cohort', 0), ('manual', 0), ('manual', 1)}
@@ -170,7 +170,7 @@ def test_remove_roles_then_unenrol(demo):
     demo.apply('COH201', [{'userid': user, 'roleids': [5, 4]}])
     answer = demo.call('local_keepaccess_remove_manual_enrolments', courseid=demo.ids['COH201'],
                        enrolments=[{'userid': user, 'unenrol': 1, 'roleids': [4]}])
-    assert answer == [{'userid': user, 'unenrolled': 1, 'rolesunassigned': [4]}]
+    assert answer == [{'userid': user, 'unenrolled': 1, 'rolesunassigned': [4], 'fieldsreverted': []}]
     roles = sorted((ra['roleid'], ra['component']) for ra in demo.enrolments('COH201')['roleassignments']
                    if ra['userid'] == user)
     assert roles == [(5, ''), (5, 'enrol_cohort')]

@@ -157,7 +157,7 @@ def answer_keys(answer):
     for key, value in answer.items():
         keys.append(key)
         while isinstance(value, list):
-            value = value[0]
+            value = value[0] if value else None
         if isinstance(value, dict):
             keys.extend(answer_keys(value))
     return keys
@@ -416,7 +416,7 @@ def test_remove_checks_duplicates_then_known_users_and_accepts_deleted_ones(site
         {'userid': 987654}, {'userid': PROBE}, {'userid': PROBE}]) == 'duplicateuser'
     site.sim.set_user_flags(OTHER, deleted=True)
     assert site.call('remove_manual_enrolments', courseid=KA1, enrolments=[{'userid': OTHER, 'unenrol': 1}]) == [
-        {'userid': OTHER, 'unenrolled': 0, 'rolesunassigned': []}]
+        {'userid': OTHER, 'unenrolled': 0, 'rolesunassigned': [], 'fieldsreverted': []}]
     assert site.error('remove_manual_enrolments', courseid=KA1, enrolments=[
         {'userid': 987654, 'roleids': [MANAGER]}]) == 'unknownuser'
 
@@ -434,14 +434,14 @@ def test_remove_checks_roles_before_the_unenrol_capability_and_the_instance(site
     assert site.error('remove_manual_enrolments', courseid=KA4, enrolments=[
         {'userid': 94, 'unenrol': 1}]) == 'nomanualinstance'
     assert site.call('remove_manual_enrolments', token, courseid=KA4, enrolments=[
-        {'userid': 94, 'roleids': [STUDENT]}]) == [{'userid': 94, 'unenrolled': 0, 'rolesunassigned': []}]
+        {'userid': 94, 'roleids': [STUDENT]}]) == [{'userid': 94, 'unenrolled': 0, 'rolesunassigned': [], 'fieldsreverted': []}]
 
 
 def test_remove_takes_only_manual_roles_and_the_manual_enrolment(site):
     site.call('apply_manual_enrolments', courseid=KA1, enrolments=[{'userid': DATABASE_USER, 'roleids': [STUDENT]}])
     answer = site.call('remove_manual_enrolments', courseid=KA1, enrolments=[
         {'userid': DATABASE_USER, 'unenrol': 1, 'roleids': [STUDENT, STUDENT, TEACHER]}])
-    assert answer == [{'userid': DATABASE_USER, 'unenrolled': 1, 'rolesunassigned': [STUDENT]}]
+    assert answer == [{'userid': DATABASE_USER, 'unenrolled': 1, 'rolesunassigned': [STUDENT], 'fieldsreverted': []}]
     assert site.manual(KA1, DATABASE_USER) is None
     assert site.roles(KA1, DATABASE_USER) == [(STUDENT, 'enrol_database')]
 

@@ -34,6 +34,10 @@ use stdClass;
 /**
  * local_keepaccess_remove_manual_enrolments: undoes manual role assignments and enrolments, all rows or none.
  *
+ * Since 2026120130 a row that keeps its enrolment (unenrol 0) may give status, timestart and timeend
+ * to put back (an undo of a conversion: one write per user, so a user is never half undone); they are
+ * written with the manual plugin's update_user_enrol(), only when they differ.
+ *
  * Under the course's lock it checks the run's claim (course_guard) and records in the history
  * table, in the same transaction, what it changed for each user.
  *
@@ -55,6 +59,9 @@ class remove_manual_enrolments extends external_api {
                 'unenrol' => new external_value(PARAM_INT, '1 = remove the manual enrolment', VALUE_DEFAULT, 0),
                 'roleids' => new external_multiple_structure(
                     new external_value(PARAM_INT, 'Role id'), 'Manual role assignments to remove', VALUE_OPTIONAL),
+                'status' => new external_value(PARAM_INT, 'Status to put back (unenrol 0)', VALUE_OPTIONAL),
+                'timestart' => new external_value(PARAM_INT, 'Start to put back (unenrol 0)', VALUE_OPTIONAL),
+                'timeend' => new external_value(PARAM_INT, 'End to put back (unenrol 0)', VALUE_OPTIONAL),
             ])),
             'runid' => new external_value(PARAM_ALPHANUMEXT, 'Run writing (must hold the course claim); empty = none',
                 VALUE_DEFAULT, ''),
@@ -88,6 +95,9 @@ class remove_manual_enrolments extends external_api {
             require_capability('enrol/manual:unenrol', $target->context);
             $instance = $target->require_manual_instance();
         }
+        if (array_filter($rows, [self::class, 'puts_back_fields'])) {
+            $instance = $target->require_manual_instance();
+        }
         $run = ['runid' => $params['runid'], 'step' => $params['step']];
         course_guard::require_valid_runid($run['runid'], $target);
         $lock = course_guard::lock($target);
@@ -95,12 +105,13 @@ class remove_manual_enrolments extends external_api {
             course_guard::require_writable($target, $run['runid']);
             $manual = $instance ?? $target->find_manual_instance();
             $enrolled = $manual ? request_checks::enrolments_of($userids, $manual->id) : [];
+            $putback = self::fields_to_put_back($rows, $enrolled, $target);
             $heldroles = request_checks::manual_roles_of($userids, $target);
 
             $transaction = $DB->start_delegated_transaction();
             $results = [];
             foreach ($rows as $row) {
-                $results[] = self::remove_row($row, $instance, $enrolled, $heldroles, $target, $run);
+                $results[] = self::remove_row($row, $instance, $enrolled, $putback, $heldroles, $target, $run);
             }
             $transaction->allow_commit();
         } finally {
@@ -110,35 +121,94 @@ class remove_manual_enrolments extends external_api {
     }
 
     /**
-     * Removes one row's roles and enrolment and records the change in the history.
+     * Whether a row gives fields to put back (status, timestart, timeend).
      *
      * @param array $row
-     * @param stdClass|null $instance the manual instance to unenrol from (null: no row unenrols)
+     * @return bool
+     */
+    private static function puts_back_fields(array $row): bool {
+        return isset($row['status']) || isset($row['timestart']) || isset($row['timeend']);
+    }
+
+    /**
+     * The fields each row puts back that differ from the user's enrolment, checked before any write.
+     *
+     * A row that unenrols, or whose user has no manual enrolment, puts nothing back. Needs
+     * enrol/manual:manage when anything is to be written.
+     *
+     * @param array $rows
      * @param array $enrolled [userid => the user's enrolment in the manual instance]
+     * @param course_target $target
+     * @return array [userid => [field => value]]
+     * @throws \moodle_exception invalidstatus, invalidtimes
+     */
+    private static function fields_to_put_back(array $rows, array $enrolled, course_target $target): array {
+        $putback = [];
+        foreach ($rows as $row) {
+            $userid = (int) $row['userid'];
+            if (!empty($row['unenrol']) || !self::puts_back_fields($row) || !isset($enrolled[$userid])) {
+                continue;
+            }
+            $ue = $enrolled[$userid];
+            $values = [];
+            foreach (['status', 'timestart', 'timeend'] as $field) {
+                if (isset($row[$field]) && (int) $row[$field] !== (int) $ue->$field) {
+                    $values[$field] = (int) $row[$field];
+                }
+            }
+            if (isset($values['status'])) {
+                request_checks::require_valid_status($values['status'], $userid, $target);
+            }
+            request_checks::require_valid_times($values['timestart'] ?? (int) $ue->timestart,
+                $values['timeend'] ?? (int) $ue->timeend, $userid, $target);
+            if ($values) {
+                $putback[$userid] = $values;
+            }
+        }
+        if ($putback) {
+            require_capability('enrol/manual:manage', $target->context);
+        }
+        return $putback;
+    }
+
+    /**
+     * Removes one row's roles and enrolment (or puts its fields back) and records the change in the history.
+     *
+     * @param array $row
+     * @param stdClass|null $instance the manual instance (null: no row unenrols or puts fields back)
+     * @param array $enrolled [userid => the user's enrolment in the manual instance]
+     * @param array $putback [userid => [field => value]] from fields_to_put_back()
      * @param array $heldroles [userid => [roleid => true]] manual roles held
      * @param course_target $target
      * @param array $run runid and step
      * @return array the row's result
      */
-    private static function remove_row(array $row, ?stdClass $instance, array $enrolled, array $heldroles,
-            course_target $target, array $run): array {
+    private static function remove_row(array $row, ?stdClass $instance, array $enrolled, array $putback,
+            array $heldroles, course_target $target, array $run): array {
         $userid = (int) $row['userid'];
         $held = $heldroles[$userid] ?? [];
         $unassigned = self::unassign_manual_roles($userid, $row['roleids'] ?? [], $held, $target);
         $unenrolled = !empty($row['unenrol']) && isset($enrolled[$userid]);
+        $before = history::enrolment_state($enrolled[$userid] ?? null);
+        $after = $before;
         if ($unenrolled) {
             // Moodle's own unenrol: when it is the user's last enrolment Moodle also removes roles and groups.
             enrol_get_plugin('manual')->unenrol_user($instance, $userid);
+            $after = history::enrolment_state(null);
+        } else if (isset($putback[$userid])) {
+            $values = $putback[$userid];
+            enrol_get_plugin('manual')->update_user_enrol($instance, $userid, $values['status'] ?? null,
+                $values['timestart'] ?? null, $values['timeend'] ?? null);
+            $after = history::enrolment_state($values + (array) $enrolled[$userid]);
         }
-        $before = history::enrolment_state($enrolled[$userid] ?? null);
         $rolesafter = array_values(array_diff(array_keys($held), $unassigned));
         if ($unenrolled) {
             // The user's last enrolment takes every course role with it: read what is left.
             $rolesafter = array_keys(request_checks::manual_roles_of([$userid], $target)[$userid] ?? []);
         }
-        history::record((int) $target->course->id, $userid, $run, $before,
-            $unenrolled ? history::enrolment_state(null) : $before, array_keys($held), $rolesafter);
-        return ['userid' => $userid, 'unenrolled' => $unenrolled ? 1 : 0, 'rolesunassigned' => $unassigned];
+        history::record((int) $target->course->id, $userid, $run, $before, $after, array_keys($held), $rolesafter);
+        return ['userid' => $userid, 'unenrolled' => $unenrolled ? 1 : 0, 'rolesunassigned' => $unassigned,
+            'fieldsreverted' => array_keys($putback[$userid] ?? [])];
     }
 
     /**
@@ -189,6 +259,8 @@ class remove_manual_enrolments extends external_api {
             'userid' => new external_value(PARAM_INT, 'User id'),
             'unenrolled' => new external_value(PARAM_INT, '1 when the manual enrolment was removed'),
             'rolesunassigned' => new external_multiple_structure(new external_value(PARAM_INT, 'Role id removed')),
+            'fieldsreverted' => new external_multiple_structure(
+                new external_value(PARAM_ALPHA, 'Field put back: status, timestart or timeend')),
         ]));
     }
 }
