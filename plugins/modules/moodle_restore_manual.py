@@ -284,7 +284,8 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
     DEFAULT_BACKUP_DIR, BackupError, BackupStore, merge_record, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
-from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
+from ansible_collections.cemu.moodle.plugins.module_utils.course_run import (
+    before_write, history_settled_users, run_course_step)
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, enrolment_fields, plan_restore,
@@ -440,6 +441,8 @@ def restore(moodle, store, path, backup, state, run=None):
     plan = make_plan()
     record_path = None
     if not moodle.check_mode:
+        if must_ensure or plan.changed:
+            before_write(run)
         if must_ensure:
             instance_id = ensure_manual_instance(moodle)
         if plan.changed:
@@ -469,6 +472,7 @@ def undo(moodle, store, path, state, run=None):
                     msg='no restore record for %s: nothing to undo' % moodle.course_label())
     plan = plan_undo(record, state)
     if not moodle.check_mode:
+        before_write(run)
         with moodle.moodle_errors():
             if plan.remove_rows:
                 moodle.api.remove_manual(moodle.course['id'], plan.remove_rows, run=run)
@@ -497,7 +501,8 @@ def run(moodle):
     moodle.require_companion()
     store = BackupStore(moodle.params['backup_dir'], moodle.client.url, moodle.course)
     path, backup = chosen_backup(moodle, store)
-    with course_run(moodle, 'restore' if moodle.params['state'] == 'present' else 'revert') as run:
+
+    def read_plan_write(run):
         _course, state = moodle.read_course_state()
         try:
             if moodle.params['state'] == 'present':
@@ -506,6 +511,8 @@ def run(moodle):
                 undo(moodle, store, path, state, run)
         except (PlanError, BackupError, OSError) as err:
             moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+
+    run_course_step(moodle, 'restore' if moodle.params['state'] == 'present' else 'revert', read_plan_write)
 
 
 if __name__ == '__main__':
