@@ -346,6 +346,7 @@ class MoodleClient:
         self.max_input_vars = max_input_vars
         self.session = session or requests.Session()
         self.session.headers.setdefault('User-Agent', 'cemu.moodle')
+        self._request_settings = self._settings_from_environment()
         self._site_info = None
         self._sleep = time.sleep
 
@@ -391,9 +392,26 @@ class MoodleClient:
                 if not self.validate_certs:
                     warnings.simplefilter('ignore')
                 return self.session.post(self.endpoint, data=body, headers=FORM_HEADERS, timeout=self.timeout,
-                                         verify=self._verify(), allow_redirects=False)
+                                         allow_redirects=False, **self._request_settings)
         except requests.exceptions.RequestException as exc:
             raise self._transport_error(function, exc) from None
+
+    def _settings_from_environment(self):
+        """verify and proxies of every request: what requests takes from the environment, read once.
+
+        The proxies (HTTPS_PROXY, NO_PROXY...), the CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) and a
+        .netrc login apply as requests applies them, but requests reads them anew for every request
+        (scanning the whole environment, a fifth of a call's CPU); every call of a client goes to the
+        one endpoint, so they are read when the client is made.
+        """
+        session = self.session
+        if not getattr(session, 'trust_env', False) or not hasattr(session, 'merge_environment_settings'):
+            return {'verify': self._verify()}
+        settings = session.merge_environment_settings(self.endpoint, {}, None, self._verify(), None)
+        if session.auth is None:
+            session.auth = requests.utils.get_netrc_auth(self.endpoint)
+        session.trust_env = False
+        return {'verify': settings['verify'], 'proxies': settings['proxies']}
 
     def _verify(self):
         if not self.validate_certs:

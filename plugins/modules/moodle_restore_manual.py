@@ -349,7 +349,8 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
     DEFAULT_BACKUP_DIR, DEFAULT_METHODS, BackupError, BackupStore, merge_record, normalize_url, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
-from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
+from ansible_collections.cemu.moodle.plugins.module_utils.course_run import (
+    before_write, history_settled_users, run_course_step)
 from ansible_collections.cemu.moodle.plugins.module_utils.diff_lines import site_zone, user_lines
 from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import REVERT_PLUGIN_VERSION
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
@@ -517,6 +518,8 @@ def restore(moodle, store, path, backup, state, run=None):
     plan = make_plan()
     record_path = None
     if not moodle.check_mode:
+        if must_ensure or plan.changed:
+            before_write(run)
         if must_ensure:
             instance_id = ensure_manual_instance(moodle)
         if plan.changed:
@@ -545,6 +548,8 @@ def undo(moodle, store, path, state, run=None):
     record = merge_undo_records(history_undo_record(moodle, run), *controller_records)
     plan = plan_undo(record, state)
     if not moodle.check_mode:
+        if plan.changed or backups:
+            before_write(run)
         with moodle.moodle_errors():
             write_undo(moodle, plan, state, run)
         for backup in backups:
@@ -615,7 +620,8 @@ def run(moodle):
     moodle.require_companion()
     store = BackupStore(moodle.params['backup_dir'], moodle.client.url, moodle.course)
     path, backup = chosen_backup(moodle, store)
-    with course_run(moodle, 'restore' if moodle.params['state'] == 'present' else 'revert') as run:
+
+    def read_plan_write(run):
         _course, state = moodle.read_course_state()
         try:
             if moodle.params['state'] == 'present':
@@ -624,6 +630,8 @@ def run(moodle):
                 undo(moodle, store, path, state, run)
         except (PlanError, BackupError, OSError) as err:
             moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
+
+    run_course_step(moodle, 'restore' if moodle.params['state'] == 'present' else 'revert', read_plan_write)
 
 
 if __name__ == '__main__':

@@ -245,7 +245,7 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run
+from ansible_collections.cemu.moodle.plugins.module_utils.course_run import before_write, run_course_step
 from ansible_collections.cemu.moodle.plugins.module_utils.diff_lines import site_zone, user_lines
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
@@ -347,8 +347,7 @@ def run(moodle):
         except PlanError as err:
             moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
     moodle.require_companion()
-    with course_run(moodle, 'enddate') as course:
-        set_end_dates(moodle, course)
+    run_course_step(moodle, 'enddate', lambda run: set_end_dates(moodle, run))
 
 
 def set_end_dates(moodle, run):
@@ -369,6 +368,7 @@ def set_end_dates(moodle, run):
         moodle.module.warn('%s has no enabled manual enrolment instance: no end date to set'
                            % moodle.course_label())
     if plan.changed and not moodle.check_mode:
+        before_write(run)
         with moodle.moodle_errors():
             moodle.api.apply_manual(moodle.course['id'], plan.rows, False, run=run)
     moodle.exit(plan.changed, before=plan.diff['before'], after=plan.diff['after'],

@@ -179,6 +179,22 @@ def deployed_45(deployments):
     return deployments('4.5')
 
 
+@pytest.fixture
+def deployed_51(deployments):
+    return deployments('5.1')
+
+
+def xdist_group(item):
+    """pytest-xdist group (tests/integration/conftest.py): the tests of one deployment on one worker, others apart."""
+    callspec = getattr(item, 'callspec', None)
+    if callspec is not None and 'deployed' in callspec.params:
+        return '-'.join(callspec.params['deployed'])
+    for fixture, layout in (('deployed_45', '4.5'), ('deployed_51', '5.1')):
+        if fixture in item.fixturenames:
+            return '%s-code root' % layout
+    return item.name
+
+
 def test_copies_every_plugin_file_into_the_folder_moodle_loads_plugins_from(deployed):
     plugin_dir = deployed.moodle.plugin_dir('local_keepaccess')
     for relative in shipped_files():
@@ -349,8 +365,8 @@ def test_a_plugin_missing_from_disk_before_the_last_upgrade_does_not_block(tmp_p
     assert moodle.installed('local_other') == '2025010100'
 
 
-def test_an_up_to_date_plugin_is_not_refused_when_other_upgrades_are_pending(deployments, tmp_path):
-    moodle = deployments('5.1').copy(tmp_path)
+def test_an_up_to_date_plugin_is_not_refused_when_other_upgrades_are_pending(deployed_51, tmp_path):
+    moodle = deployed_51.copy(tmp_path)
     moodle.put_plugin('local_dummy', 2026010100)
 
     again = deploy(tmp_path, moodle.root)

@@ -113,14 +113,25 @@ def junit_path(name):
     return os.path.join(REPORT_DIR, name + '.xml')
 
 
-def pytest_stage(name, directory):
-    """Return a stage running pytest on one test directory."""
+def parallel_options():
+    """pytest-xdist's options, one worker per core (a file's tests stay together, see
+    tests/integration/conftest.py); none without pytest-xdist."""
+    try:
+        import xdist  # noqa: F401 pylint: disable=import-outside-toplevel,unused-import
+    except ImportError:
+        return []
+    return ['-n', 'auto', '--dist', 'loadgroup']
+
+
+def pytest_stage(name, directory, parallel=False):
+    """Return a stage running pytest on one test directory (``parallel``: on every core)."""
     def stage_pytest():
         os.makedirs(REPORT_DIR, exist_ok=True)
         report = junit_path(name)
         if os.path.exists(report):
             os.unlink(report)
-        return run([sys.executable, '-m', 'pytest', directory, '-rfEs', '--junitxml=' + report])
+        options = parallel_options() if parallel else []
+        return run([sys.executable, '-m', 'pytest', directory, '-rfEs', '--junitxml=' + report] + options)
     stage_pytest.__doc__ = 'pytest %s' % directory
     return stage_pytest
 
@@ -135,7 +146,7 @@ STAGES = {
     'lint': stage_lint,
     'changelog': stage_changelog,
     'unit': pytest_stage('unit', 'tests/unit'),
-    'integration': pytest_stage('integration', 'tests/integration'),
+    'integration': pytest_stage('integration', 'tests/integration', parallel=True),
     'live': pytest_stage('live', 'tests/live'),
     'matrix': stage_matrix,
 }
