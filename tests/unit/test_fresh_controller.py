@@ -128,7 +128,10 @@ def test_a_check_mode_undo_changes_nothing_and_shows_each_user(sim, tmp_path):
                                                      'backup_dir': str(tmp_path / 'controller-b'), 'state': 'absent'},
                              {}, check_mode=True, diff=True, name='cemu.moodle.moodle_restore_manual')
     assert planned['changed'] and sim.dump_state() == state
-    assert planned['diff']['before']['student0001']['timeend'] > 0 and 'student0001' not in planned['diff']['after']
+    changes = planned['user_changes']
+    assert changes['before']['student0001']['timeend'] > 0 and 'student0001' not in changes['after']
+    assert any(line.startswith('student0001') and 'removed' in line
+               for line in planned['diff']['prepared'].splitlines()), planned['diff']['prepared']
 
 
 def test_an_undo_with_a_companion_before_2026120130_removes_then_puts_back(sim, tmp_path, monkeypatch):
