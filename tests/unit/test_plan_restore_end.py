@@ -115,9 +115,12 @@ def test_default_options_write_each_converted_student_once_instead_of_twice():
     # user 3 (nothing to convert) still gets the end from the end-date step, alone
     assert ends.rows == [{'userid': 3, 'timeend': END}] and writes[3] == 1
     # what the end-date step would have reported, now reported by the restore (same before and after)
-    by_user = lambda changes: sorted(changes, key=lambda c: c['userid'])  # noqa: E731
     assert by_user(restore.end_dates_set + ends.changed_users) == by_user(ends_before.changed_users)
     assert sum(writes.values()) == sum(writes_before.values()) - 6
+
+
+def by_user(changes):
+    return sorted(changes, key=lambda change: change['userid'])
 
 
 def test_folded_rows_carry_the_end_and_the_restores_own_fields():
