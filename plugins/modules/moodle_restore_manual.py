@@ -97,15 +97,15 @@ options:
   end_date:
     description:
       - Also set the end date that M(cemu.moodle.moodle_set_enrol_end) with these options would set right after
-        this restore, on the manual enrolments this restore creates or changes, in the same write: one write
-        per user instead of two.
+        this restore, on the manual enrolments this restore creates or changes, in the same write (one write
+        per user instead of two).
       - The users are chosen by that module's own selection (O(end_date.roles), O(end_date.status) as the
         Participants page's filters, O(end_date.users), O(end_date.query)) on the course as the restore leaves
         it, and each gets the end O(end_date.policy) gives. The outcome per user (status, start, end, roles) is
         exactly that of the restore followed by M(cemu.moodle.moodle_set_enrol_end) with the same options.
-      - Selected users whose manual enrolment this restore does not write (nothing to convert) are left alone:
+      - Selected users whose manual enrolment this restore does not write (nothing to convert) are left alone;
         run M(cemu.moodle.moodle_set_enrol_end) with the same options after it for them (the role
-        C(cemu.moodle.keep_access) does); it then finds nothing left to change for the users done here.
+        C(cemu.moodle.keep_access) does). It then finds nothing left to change for the users done here.
       - That module's refusals (an end that cannot be parsed, already past without O(end_date.allow_past),
         before the start of an enrolment it would change) stop the restore before anything is written.
       - Only with O(state=present); O(state=absent) refuses it.
