@@ -131,7 +131,8 @@ def keep_access_course_result(backup, restore=None, end_result=None, course=None
     record['converted'] = record['created'] + record['updated']
     record['skipped'] = _skipped_users(restore)
     record['end'] = end_result.get('end_iso')
-    record['end_dates_set'] = len(_users(end_result.get('changed_users')))
+    # end dates written with the restore (its option end_date) and by the end-date step
+    record['end_dates_set'] = len(_users(restore.get('end_dates_set'))) + len(_users(end_result.get('changed_users')))
     if failure is not None:
         record['status'] = 'failed'
         record['failed_step'] = failed_step

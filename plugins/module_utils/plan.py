@@ -392,6 +392,8 @@ class RestorePlan:
         self.assigned_roles = []       # restore record: [{userid, roleid}]
         self._diff_entries = []        # (username, current or None, target, roles held, roles added)
         self._role_shortname = None
+        self.targets = {}              # userid -> (current manual enrolment or None, fields after the restore)
+        self.end_dates_set = []        # end dates written with the restore: [{userid, username, before, after}]
 
     @property
     def changed(self):
@@ -456,7 +458,7 @@ ROLE_NOT_ASSIGNABLE = 'role_not_assignable'
 
 
 def plan_restore(backup, state, roles=None, query=None, manual_instance=None, settled=(), deleted=(),
-                 refused_roles=()):
+                 refused_roles=(), end_dates=None):
     """Plan making every selected user of ``backup`` hold a manual enrolment (Restore rules).
 
     ``manual_instance``: the instance to write to (default the course's enabled one);
@@ -466,6 +468,9 @@ def plan_restore(backup, state, roles=None, query=None, manual_instance=None, se
     purpose, e.g. by moodle_set_enrol_end), only missing role copies are added. ``deleted``: users Moodle refused as deleted before
     (a deleted account is never restored, and may be gone from the course). ``refused_roles``: role ids
     Moodle refused to let the caller assign (taken as not assignable, like the course read's list).
+    ``end_dates``: plan_end_dates()'s options (end, now, policy, roles, status, users, query, allow_past,
+    tz); the end dates that step would then set on enrolments this restore writes are written with
+    them (fold_end_dates).
     """
     instance = manual_instance or state.manual_instance
     backup_instances = dict((i['id'], i) for i in backup.get('instances', []))
@@ -476,6 +481,8 @@ def plan_restore(backup, state, roles=None, query=None, manual_instance=None, se
     for userid, rows in groups:
         _plan_user(plan, state, instance, userid, rows, backup_instances, (allowed, refused), userid in settled,
                    userid in deleted)
+    if end_dates is not None:
+        fold_end_dates(plan, state, instance, end_dates)
     return plan
 
 
@@ -506,6 +513,7 @@ def _plan_user(plan, state, instance, userid, rows, backup_instances, role_rules
         row['roleids'] = missing_roles
         plan.assigned_roles.extend({'userid': userid, 'roleid': r} for r in missing_roles)
     getattr(plan, category).append(user)
+    plan.targets[userid] = (current, target)
     if len(row) > 1:
         plan.rows.append(row)
         plan._diff_entries.append((username, current, target, held, missing_roles))
@@ -550,6 +558,109 @@ def _diff_view(role_shortname, fields, roleids):
     view['status'] = STATUS_NAMES.get(view['status'], view['status'])
     view['roles'] = sorted(role_shortname(r) for r in roleids)
     return view
+
+
+# ---------------------------------------------------------------- restore and end date in one write
+
+def restored_enrolments(plan, state, instance):
+    """Each planned user's manual enrolment and course roles as the restore leaves them, sorted by user id:
+    ``{userid, username, status: active|suspended, timestart, timeend, roles: [shortname]}`` (the shape of
+    moodle_restore_manual's ``planned_enrolments`` and moodle_set_enrol_end's ``assume_enrolments``)."""
+    rows = dict((row['userid'], row) for row in plan.rows)
+    users = sorted((user for name in PLANNED_CATEGORIES for user in getattr(plan, name)), key=lambda u: u['userid'])
+    return [_restored_enrolment(user, state.manual_enrolment(user['userid'], instance) if instance else None,
+                                rows.get(user['userid'], {}), state) for user in users]
+
+
+PLANNED_CATEGORIES = ('created', 'updated', 'unchanged', 'kept_suspended')
+
+
+def _restored_enrolment(user, current, row, state):
+    fields = enrolment_fields(current) if current else {}
+    fields.update((name, row[name]) for name in ENROL_FIELDS if name in row)
+    roles = set(state.role_shortnames(user['userid']))
+    roles.update(state.role_shortname(roleid) for roleid in row.get('roleids', ()))
+    return {'userid': user['userid'], 'username': user['username'], 'status': STATUS_NAMES[fields['status']],
+            'timestart': fields['timestart'], 'timeend': fields['timeend'], 'roles': sorted(roles)}
+
+
+def fold_end_dates(plan, state, instance, end_dates):
+    """Give the enrolments the restore writes the end date moodle_set_enrol_end would set right after it.
+
+    The end-date step's own planning (plan_end_dates, with ``end_dates`` as its options) runs on the course
+    as the restore leaves it; each end it would set on a user whose row the restore sends anyway goes into
+    that row, so that user is written once. Users the restore does not write are left to the end-date step.
+    Refusals (an end in the past, before a start) are raised here, before anything is written.
+    """
+    after = state_with_enrolments(state, restored_enrolments(plan, state, instance))
+    try:
+        end_plan = plan_end_dates(after, **end_dates)
+    except PlanError as err:
+        raise PlanError('end_date: %s' % err, option='end_date')
+    rows = dict((row['userid'], row) for row in plan.rows)
+    for change in end_plan.changed_users:
+        row = rows.get(change['userid'])
+        if row is None:
+            continue
+        row['timeend'] = change['after']
+        plan.end_dates_set.append(change)
+        _take_folded_end(plan, change['userid'], change['after'])
+
+
+def _take_folded_end(plan, userid, timeend):
+    """The restore's target of the user (its diff and restore record) now ends at ``timeend``."""
+    current, target = plan.targets[userid]
+    target['timeend'] = timeend
+    if current is None or enrolment_fields(current) == target:
+        return
+    if not any(update['userid'] == userid for update in plan.updated_enrolments):
+        plan.updated_enrolments.append({'userid': userid, 'before': enrolment_fields(current), 'after': target})
+
+
+def state_with_enrolments(state, rows):
+    """``state`` as if the manual enrolments ``rows`` (shape of restored_enrolments()) existed, in an enabled
+    manual instance (the course's, else the one a restore would enable or add); each row's roles are added as
+    manual assignments where the user holds them in no way yet. The users' other enrolments stay as read."""
+    instance = _assumed_instance(state)
+    instances = [instance] + [i for i in state.instances if i['id'] != instance['id']]
+    assumed_users = set(row['userid'] for row in rows)
+    enrolments = [ue for ues in state.enrolments_by_user.values() for ue in ues
+                  if not (ue['enrolid'] == instance['id'] and ue['userid'] in assumed_users)]
+    enrolments += [_assumed_enrolment(row, instance, state) for row in rows]
+    assignments = [ra for ras in state.roleassignments_by_user.values() for ra in ras]
+    for row in rows:
+        assignments += _assumed_role_assignments(row, state)
+    return CourseState(state.course, instances, enrolments, assignments, list(state.roles_by_id.values()),
+                       state.timezone, inherited=state.inherited, assignable_roleids=state.assignable_roleids)
+
+
+STATUS_CODES = {'active': ACTIVE, 'suspended': SUSPENDED}
+
+
+def _assumed_instance(state):
+    instance = state.manual_instance_after_ensure()
+    if instance is None:
+        return {'id': 0, 'enrol': 'manual', 'name': '', 'status': 0, 'roleid': 0, 'cohortid': 0}
+    return dict(instance, status=0)
+
+
+def _assumed_enrolment(row, instance, state):
+    current = state.manual_enrolment(row['userid'], instance) or {}
+    return {'id': current.get('id', 0), 'enrolid': instance['id'], 'enrol': 'manual', 'userid': row['userid'],
+            'username': row['username'] or state.username(row['userid']), 'status': STATUS_CODES[row['status']],
+            'timestart': row['timestart'], 'timeend': row['timeend'],
+            'usersuspended': current.get('usersuspended', 0), 'userdeleted': 0}
+
+
+def _assumed_role_assignments(row, state):
+    held = set(state.role_shortnames(row['userid']))
+    assignments = []
+    for shortname in row['roles']:
+        roleid = state.role_id(shortname, option='assume_enrolments')
+        if shortname not in held:
+            assignments.append({'id': 0, 'userid': row['userid'], 'roleid': roleid, 'roleshortname': shortname,
+                                'component': '', 'itemid': 0})
+    return assignments
 
 
 # ---------------------------------------------------------------- undo

@@ -96,6 +96,58 @@ options:
       - Only with O(state=present); O(state=absent) refuses V(true).
     type: bool
     default: false
+  end_date:
+    description:
+      - Also set the end date that M(cemu.moodle.moodle_set_enrol_end) with these options would set right after
+        this restore, on the manual enrolments this restore creates or changes, in the same write (one write
+        per user instead of two).
+      - The users are chosen by that module's own selection (O(end_date.roles), O(end_date.status) as the
+        Participants page's filters, O(end_date.users), O(end_date.query)) on the course as the restore leaves
+        it, and each gets the end O(end_date.policy) gives. The outcome per user (status, start, end, roles) is
+        exactly that of the restore followed by M(cemu.moodle.moodle_set_enrol_end) with the same options.
+      - Selected users whose manual enrolment this restore does not write (nothing to convert) are left alone;
+        run M(cemu.moodle.moodle_set_enrol_end) with the same options after it for them (the role
+        C(cemu.moodle.keep_access) does). It then finds nothing left to change for the users done here.
+      - That module's refusals (an end that cannot be parsed, already past without O(end_date.allow_past),
+        before the start of an enrolment it would change) stop the restore before anything is written.
+      - Only with O(state=present); O(state=absent) refuses it.
+    type: dict
+    suboptions:
+      end:
+        description:
+          - The end, as O(cemu.moodle.moodle_set_enrol_end#module:end) (a date C(YYYY-MM-DD) is 23:59:59 that
+            day in O(end_date.timezone), an ISO date and time with offset, or a Unix time).
+        type: raw
+        required: true
+      timezone:
+        description: Time zone of a date in O(end_date.end). Default the Moodle site's time zone.
+        type: str
+      policy:
+        description: As O(cemu.moodle.moodle_set_enrol_end#module:policy).
+        type: str
+        choices: [set, extend]
+        default: set
+      roles:
+        description: As O(cemu.moodle.moodle_set_enrol_end#module:roles).
+        type: list
+        elements: str
+        default: [student]
+      status:
+        description: As O(cemu.moodle.moodle_set_enrol_end#module:status).
+        type: str
+        choices: [active, suspended, any]
+        default: active
+      users:
+        description: As O(cemu.moodle.moodle_set_enrol_end#module:users).
+        type: list
+        elements: str
+      query:
+        description: As O(cemu.moodle.moodle_set_enrol_end#module:query).
+        type: str
+      allow_past:
+        description: As O(cemu.moodle.moodle_set_enrol_end#module:allow_past).
+        type: bool
+        default: false
   state:
     description:
       - V(present) restores the backup.
@@ -112,7 +164,7 @@ options:
       - The undo is recorded in Moodle's history (step C(revert)), so that a second undo changes nothing and a
         later O(state=present) converts again. The restore records used are deleted.
       - An undo always takes back the whole record, so O(state=absent) refuses the options that shape a
-        restore (O(roles), O(query), O(create_manual_instance), O(send_welcome)) before anything is read
+        restore (O(roles), O(query), O(create_manual_instance), O(send_welcome), O(end_date)) before anything is read
         or written, rather than ignore them.
     type: str
     choices: [present, absent]
@@ -157,6 +209,14 @@ EXAMPLES = r'''
     roles: [student]
     query: "[?enrol == 'cohort']"
     create_manual_instance: true
+
+- name: Restore KA1 and give the students it converts their end date in the same write
+  cemu.moodle.moodle_restore_manual:
+    moodle_url: https://moodle.example.edu
+    moodle_token: "{{ vault_moodle_token }}"
+    course: KA1
+    end_date:
+      end: "2027-03-31"
 
 - name: Undo the conversion and the end dates of KA1, from any controller
   cemu.moodle.moodle_restore_manual:
@@ -301,6 +361,43 @@ left_alone:
       description: The value now in Moodle.
       type: raw
   sample: [{userid: 46, username: student0002, field: timeend, expected: 1814399999, found: 1830297599}]
+end_dates_set:
+  description:
+    - With O(end_date), the users whose end this restore sets in the same write, with the end before (as the
+      restore alone would leave it) and after (Unix time, 0 = no end), as
+      RV(cemu.moodle.moodle_set_enrol_end#module:changed_users) would list them.
+  returned: with O(end_date) and O(state=present)
+  type: list
+  elements: dict
+  contains:
+    userid:
+      description: Moodle user id.
+      type: int
+    username:
+      description: Username.
+      type: str
+    before:
+      description: End as the restore alone would leave it.
+      type: int
+    after:
+      description: End written.
+      type: int
+  sample: [{userid: 5, username: student0001, before: 0, after: 1790805599}]
+end:
+  description: O(end_date.end) as a Unix time.
+  returned: with O(end_date) and O(state=present)
+  type: int
+  sample: 1790805599
+end_iso:
+  description: O(end_date.end) in ISO 8601, in the time zone used.
+  returned: with O(end_date) and O(state=present)
+  type: str
+  sample: "2026-09-30T23:59:59+02:00"
+timezone:
+  description: The time zone O(end_date.end) was read in.
+  returned: with O(end_date) and O(state=present)
+  type: str
+  sample: Europe/Berlin
 planned_enrolments:
   description:
     - Every user the restore plans for (created, updated, unchanged and kept suspended, not skipped) with
@@ -357,12 +454,11 @@ from ansible_collections.cemu.moodle.plugins.module_utils.module_base import Moo
 from ansible_collections.cemu.moodle.plugins.module_utils.moodle_history import merge_undo_records, undo_record
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, backup_from_state, enrolment_fields,
-    plan_restore, plan_undo)
+    format_time, parse_end, plan_restore, plan_undo, resolve_timezone, restored_enrolments)
 
 DELETED_USER_CODES = ('deleteduser', 'unknownuser', 'invalidrecordunknown', 'userdeleted')
 # options that shape a restore; an undo takes back the whole record and refuses them
-RESTORE_ONLY_OPTIONS = ('roles', 'query', 'create_manual_instance', 'send_welcome')
-PLANNED_CATEGORIES = ('created', 'updated', 'unchanged', 'kept_suspended')
+RESTORE_ONLY_OPTIONS = ('roles', 'query', 'create_manual_instance', 'send_welcome', 'end_date')
 USER_ID_IN_MESSAGE = re.compile(r'\buser\s+(?:id\s+)?(\d+)', re.IGNORECASE)
 ROLE_ID_IN_MESSAGE = re.compile(r'\brole\s+id\s+(\d+)', re.IGNORECASE)
 
@@ -378,7 +474,31 @@ def argument_spec():
         create_manual_instance=dict(type='bool', default=False),
         send_welcome=dict(type='bool', default=False),
         state=dict(type='str', default='present', choices=['present', 'absent']),
+        end_date=dict(type='dict', options=dict(
+            end=dict(type='raw', required=True),
+            timezone=dict(type='str'),
+            policy=dict(type='str', default='set', choices=['set', 'extend']),
+            roles=dict(type='list', elements='str', default=['student']),
+            status=dict(type='str', default='active', choices=['active', 'suspended', 'any']),
+            users=dict(type='list', elements='str'),
+            query=dict(type='str'),
+            allow_past=dict(type='bool', default=False),
+        )),
     )
+
+
+def end_date_options(options, state, now):
+    """plan_end_dates()'s options from the option end_date (None when not set), and the end's time zone."""
+    if not options:
+        return None, None
+    zone_name = options['timezone'] or state.timezone
+    try:
+        zone = resolve_timezone(zone_name)
+        end = parse_end(options['end'], zone)
+    except PlanError as err:
+        raise PlanError('end_date: %s' % err, option='end_date')
+    return dict(end=end, now=now, policy=options['policy'], roles=options['roles'], status=options['status'],
+                users=options['users'], query=options['query'], allow_past=options['allow_past'], tz=zone), zone_name
 
 
 def refuse_restore_options_for_undo(moodle):
@@ -484,24 +604,6 @@ def course_restore_history(store):
     return known
 
 
-def planned_enrolments(plan, state, instance):
-    """Each planned user's manual enrolment and course roles as the restore would leave them."""
-    rows = dict((row['userid'], row) for row in plan.rows)
-    users = sorted((user for name in PLANNED_CATEGORIES for user in getattr(plan, name)), key=lambda u: u['userid'])
-    return [planned_enrolment(user, state.manual_enrolment(user['userid'], instance) if instance else None,
-                              rows.get(user['userid'], {}), state) for user in users]
-
-
-def planned_enrolment(user, current, row, state):
-    """``current`` manual enrolment (or None) with the fields and roles the plan's ``row`` writes."""
-    fields = enrolment_fields(current) if current else {}
-    fields.update((name, row[name]) for name in ENROL_FIELDS if name in row)
-    roles = set(state.role_shortnames(user['userid']))
-    roles.update(state.role_shortname(roleid) for roleid in row.get('roleids', ()))
-    return {'userid': user['userid'], 'username': user['username'], 'status': STATUS_NAMES[fields['status']],
-            'timestart': fields['timestart'], 'timeend': fields['timeend'], 'roles': sorted(roles)}
-
-
 def restore(moodle, store, path, backup, state, run=None):
     params = moodle.params
     instance, instance_id, must_ensure = manual_instance(moodle, state)
@@ -509,11 +611,12 @@ def restore(moodle, store, path, backup, state, run=None):
     known = course_restore_history(store)
     # who earlier restores settled: this controller's records and Moodle's history (any controller)
     settled = set(known['settled_users']) | set(history_settled_users(moodle))
+    end_dates, zone_name = end_date_options(params['end_date'], state, int(time.time()))
 
     def make_plan(deleted=(), refused=()):
         return plan_restore(backup, state, roles=params['roles'], query=params['query'], manual_instance=instance,
                             settled=settled, deleted=set(known['deleted_users']) | set(deleted),
-                            refused_roles=refused)
+                            refused_roles=refused, end_dates=end_dates)
 
     plan = make_plan()
     record_path = None
@@ -533,7 +636,10 @@ def restore(moodle, store, path, backup, state, run=None):
         # Moodle's history is the record: the controller's copy of it is no change of the course
         settles = plan.changed
     diff = plan.diff if moodle.diff_mode else {'before': None, 'after': None}
-    result = {'planned_enrolments': planned_enrolments(plan, state, instance)} if moodle.check_mode else {}
+    result = {'planned_enrolments': restored_enrolments(plan, state, instance)} if moodle.check_mode else {}
+    if end_dates is not None:
+        result.update(end=end_dates['end'], end_iso=format_time(end_dates['end'], end_dates['tz']),
+                      timezone=zone_name, end_dates_set=plan.end_dates_set)
     moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'], lines=diff_lines(moodle, diff, state),
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
                 unchanged=plan.unchanged, skipped=plan.skipped + plan.roles_skipped,

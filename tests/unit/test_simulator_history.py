@@ -47,11 +47,13 @@ def test_claim_limits_and_retention_are_the_plugins():
         functions_history.DEFAULT_RETENTION
 
 
-def test_the_upgrade_step_creates_both_tables_at_the_plugins_version():
+def test_the_upgrade_step_creates_both_tables_at_the_version_that_brought_them():
     version = int(re.search(r'\$plugin->version\s*=\s*(\d+);', php('version.php')).group(1))
     upgrade = php('db/upgrade.php')
-    steps = [int(v) for v in re.findall(r'upgrade_plugin_savepoint\(true, (\d+),', upgrade)]
-    assert 'if ($oldversion < 2026120110)' in upgrade and 2026120110 in steps and max(steps) <= version
+    history_version = 2026120110          # the history and lease tables came with 1.2.0
+    assert history_version <= version
+    assert 'if ($oldversion < %s)' % history_version in upgrade
+    assert "upgrade_plugin_savepoint(true, %s," % history_version in upgrade
     tables = re.findall(r"'(local_keepaccess_\w+)'", upgrade)
     assert sorted(tables) == sorted(t.get('NAME') for t in ET.fromstring(php('db/install.xml')).iter('TABLE'))
 

@@ -57,7 +57,8 @@ CHECK_ORDER = {
                                 'course_guard::require_valid_runid', 'course_guard::lock',
                                 'course_guard::require_writable', 'plan_rows',
                                 "require_capability('enrol/manual:manage'", 'start_delegated_transaction',
-                                'apply_plan', 'allow_commit', '$lock->release()'],
+                                'apply_plan', '$roles->write()', 'history::insert_all', 'with_new_ueids',
+                                'allow_commit', '$lock->release()'],
     'remove_manual_enrolments': ['validate_parameters', 'course_target::load', 'validate_context',
                                  'require_unique_users', 'require_known_users', 'require_assignable_roles',
                                  "require_capability('enrol/manual:unenrol'", 'require_manual_instance()',
@@ -85,10 +86,16 @@ HELPER_ORDER = {
         "require_capability('moodle/role:assign'", 'get_assignable_roles', "'cannotassignrole'"],
     ('classes/external/apply_manual_enrolments.php', 'plan_row'): ['require_valid_status', 'require_valid_times'],
     # a role already held is left alone, one the caller may not assign is skipped (never an error);
-    # the history row is written after the row's enrolment and roles
+    # the history row is built after the row's enrolment and roles (both written once per call, after the rows)
     ('classes/external/apply_manual_enrolments.php', 'apply_plan'): [
         'enrol_user', 'update_user_enrol', 'array_unique', '$heldroles[$roleid]', '$assignable[$roleid]',
-        '$skipped[] = $roleid', 'role_assign(', 'history::record', "'rolesskipped' => $skipped"],
+        '$skipped[] = $roleid', '$roles->add(', 'history::build', "'rolesskipped' => $skipped"],
+    # what role_assign() does for each assignment: users checked, rows, users dirty, category caches, event
+    ('classes/local/role_copies.php', 'write'): [
+        'require_live_users', "insert_records('role_assignments'", 'ids_of', 'mark_user_dirty',
+        'role_assignment_changed', 'announce'],
+    ('classes/local/role_copies.php', 'announce'): [
+        'role_assigned::create', 'add_record_snapshot', 'trigger()', 'after_role_assigned'],
     ('classes/external/get_course_enrolments.php', 'execute'): [
         "'roleassignments' => $reader->role_assignments", "'inheritedroleassignments' => $reader->inherited_",
         "'assignableroles' => $reader->assignable_roles()"],
@@ -97,7 +104,8 @@ HELPER_ORDER = {
     ('classes/local/course_guard.php', 'claim'): ["'invalidclaim'", 'self::lock', 'require_not_held_by_other',
                                                   'insert_record', '$lock->release()'],
     ('classes/local/course_guard.php', 'require_writable'): ['require_not_held_by_other', "'claimrequired'"],
-    ('classes/local/history.php', 'record'): ['$before === $after', 'insert_record'],
+    ('classes/local/history.php', 'record'): ['self::build', 'insert_record'],
+    ('classes/local/history.php', 'build'): ['$before === $after', 'return null', "'timecreated' => time()"],
 }
 # The read's parent-context assignments: only the course's parent contexts, only users enrolled in the course.
 INHERITED_SQL = ['get_parent_context_ids(false)', 'ra.contextid $contextsql', 'FROM {user_enrolments} ue',

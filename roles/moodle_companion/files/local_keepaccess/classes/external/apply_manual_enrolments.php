@@ -29,6 +29,7 @@ use local_keepaccess\local\course_guard;
 use local_keepaccess\local\course_target;
 use local_keepaccess\local\history;
 use local_keepaccess\local\request_checks;
+use local_keepaccess\local\role_copies;
 use stdClass;
 
 /**
@@ -41,6 +42,9 @@ use stdClass;
  * cannot assign; the enrolment is written anyway.
  * Under the course's lock it checks the run's claim (course_guard) and records in the history
  * table, in the same transaction, what it changed for each user.
+ * Enrolments go through the enrolment API one by one (enrol_user(), update_user_enrol(): their events,
+ * hooks and caches); the role copies, the history rows and the new enrolments' ids are written or read
+ * once for the whole call (role_copies says what role_assign() does that they do too).
  *
  * @package    local_keepaccess
  * @copyright  cemu.moodle contributors
@@ -114,11 +118,16 @@ class apply_manual_enrolments extends external_api {
 
             $transaction = $DB->start_delegated_transaction();
             $newinstance = self::instance_for_new_enrolments($instance, !empty($params['sendwelcome']));
+            $roles = new role_copies($target);
             $results = [];
+            $records = [];
             foreach ($plans as $plan) {
-                $results[] = self::apply_plan($plan, $instance, $newinstance, $heldroles[$plan['userid']] ?? [],
-                    $assignable, $target, $run);
+                [$results[], $records[]] = self::apply_plan($plan, $instance, $newinstance,
+                    $heldroles[$plan['userid']] ?? [], $assignable, $target, $run, $roles);
             }
+            $roles->write();
+            history::insert_all(array_values(array_filter($records)));
+            $results = self::with_new_ueids($results, $instance);
             $transaction->allow_commit();
         } finally {
             $lock->release();
@@ -201,7 +210,7 @@ class apply_manual_enrolments extends external_api {
     }
 
     /**
-     * Writes one planned row and its missing manual role assignments.
+     * Writes one planned row's enrolment and queues its missing manual role assignments.
      *
      * @param array $plan from plan_row()
      * @param stdClass $instance the manual instance
@@ -210,18 +219,16 @@ class apply_manual_enrolments extends external_api {
      * @param array $assignable [roleid => true] roles the caller may assign in the course
      * @param course_target $target
      * @param array $run runid and step, for the history
-     * @return array the row's result
+     * @param role_copies $roles where the role copies are queued
+     * @return array the row's result (ueid 0 for a created enrolment, see with_new_ueids()) and its history row or null
      */
     private static function apply_plan(array $plan, stdClass $instance, stdClass $newinstance, array $heldroles,
-            array $assignable, course_target $target, array $run): array {
-        global $DB;
+            array $assignable, course_target $target, array $run, role_copies $roles): array {
         $plugin = enrol_get_plugin('manual');
         $userid = $plan['userid'];
         $values = $plan['values'];
-        $ueid = $plan['ueid'];
         if ($plan['result'] === 'created') {
             $plugin->enrol_user($newinstance, $userid, null, $values['timestart'], $values['timeend'], $values['status']);
-            $ueid = (int) $DB->get_field('user_enrolments', 'id', ['enrolid' => $instance->id, 'userid' => $userid], MUST_EXIST);
         } else if ($plan['result'] === 'updated') {
             $plugin->update_user_enrol($instance, $userid, $values['status'] ?? null, $values['timestart'] ?? null,
                 $values['timeend'] ?? null);
@@ -237,14 +244,35 @@ class apply_manual_enrolments extends external_api {
                 $skipped[] = $roleid;
                 continue;
             }
-            role_assign($roleid, $userid, $target->context->id, '', 0);
+            $roles->add($userid, $roleid);
             $heldroles[$roleid] = true;
             $assigned[] = $roleid;
         }
-        history::record((int) $target->course->id, $userid, $run, $plan['before'], $plan['after'], $rolesbefore,
+        $record = history::build((int) $target->course->id, $userid, $run, $plan['before'], $plan['after'], $rolesbefore,
             array_keys($heldroles));
-        return ['userid' => $userid, 'ueid' => $ueid, 'result' => $plan['result'], 'rolesassigned' => $assigned,
-            'rolesskipped' => $skipped];
+        return [['userid' => $userid, 'ueid' => $plan['ueid'], 'result' => $plan['result'], 'rolesassigned' => $assigned,
+            'rolesskipped' => $skipped], $record];
+    }
+
+    /**
+     * The results with the ids of the enrolments the call created (read in one query).
+     *
+     * @param array $results from apply_plan()
+     * @param stdClass $instance the manual instance
+     * @return array
+     */
+    private static function with_new_ueids(array $results, stdClass $instance): array {
+        $created = array_column(array_filter($results, fn($result) => $result['result'] === 'created'), 'userid');
+        if (!$created) {
+            return $results;
+        }
+        $enrolments = request_checks::enrolments_of($created, (int) $instance->id);
+        foreach ($results as $i => $result) {
+            if ($result['result'] === 'created') {
+                $results[$i]['ueid'] = (int) $enrolments[$result['userid']]->id;
+            }
+        }
+        return $results;
     }
 
     /**

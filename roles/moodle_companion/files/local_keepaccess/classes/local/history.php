@@ -70,20 +70,52 @@ class history {
     public static function record(int $courseid, int $userid, array $run, array $before, array $after,
             array $rolesbefore, array $rolesafter): bool {
         global $DB;
+        $record = self::build($courseid, $userid, $run, $before, $after, $rolesbefore, $rolesafter);
+        if ($record) {
+            $DB->insert_record(self::TABLE, $record);
+        }
+        return (bool) $record;
+    }
+
+    /**
+     * The history row of one user's change, or null when nothing changed (see record()).
+     *
+     * @param int $courseid
+     * @param int $userid
+     * @param array $run ['runid' => string, 'step' => string]
+     * @param array $before enrolment_state() before the write
+     * @param array $after enrolment_state() after the write
+     * @param int[] $rolesbefore manual role ids held before
+     * @param int[] $rolesafter manual role ids held after
+     * @return stdClass|null
+     */
+    public static function build(int $courseid, int $userid, array $run, array $before, array $after,
+            array $rolesbefore, array $rolesafter): ?stdClass {
         sort($rolesbefore);
         sort($rolesafter);
         if ($before === $after && $rolesbefore === $rolesafter) {
-            return false;
+            return null;
         }
-        $DB->insert_record(self::TABLE, (object) [
+        return (object) [
             'courseid' => $courseid, 'userid' => $userid, 'runid' => $run['runid'], 'step' => $run['step'],
             'hadbefore' => $before[0], 'statusbefore' => $before[1], 'timestartbefore' => $before[2],
             'timeendbefore' => $before[3],
             'hasafter' => $after[0], 'statusafter' => $after[1], 'timestartafter' => $after[2], 'timeendafter' => $after[3],
             'rolesbefore' => implode(',', $rolesbefore), 'rolesafter' => implode(',', $rolesafter),
             'timecreated' => time(),
-        ]);
-        return true;
+        ];
+    }
+
+    /**
+     * Inserts rows of build() in their order (one multi-row insert), inside the caller's transaction.
+     *
+     * @param stdClass[] $records
+     */
+    public static function insert_all(array $records): void {
+        global $DB;
+        if ($records) {
+            $DB->insert_records(self::TABLE, $records);
+        }
     }
 
     /**
