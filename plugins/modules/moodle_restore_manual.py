@@ -94,6 +94,44 @@ options:
       - Only with O(state=present); O(state=absent) refuses V(true).
     type: bool
     default: false
+  end_dates:
+    description:
+      - The options of the M(cemu.moodle.moodle_set_enrol_end) step that follows the restore. The end-date
+        step is planned against the enrolments the restore would leave, before the restore's first write,
+        and the course fails, nothing written, when that step would refuse its end date (one that cannot
+        be parsed, is past, or is before the start of an enrolment it would change).
+      - Only with O(state=present); O(state=absent) does not use it.
+    type: dict
+    suboptions:
+      end:
+        description: O(cemu.moodle.moodle_set_enrol_end#module:end).
+        type: raw
+        required: true
+      timezone:
+        description: O(cemu.moodle.moodle_set_enrol_end#module:timezone).
+        type: str
+      policy:
+        description: O(cemu.moodle.moodle_set_enrol_end#module:policy).
+        type: str
+        choices: [set, extend]
+        default: set
+      roles:
+        description: O(cemu.moodle.moodle_set_enrol_end#module:roles).
+        type: list
+        elements: str
+        default: [student]
+      status:
+        description: O(cemu.moodle.moodle_set_enrol_end#module:status).
+        type: str
+        choices: [active, suspended, any]
+        default: active
+      query:
+        description: O(cemu.moodle.moodle_set_enrol_end#module:query).
+        type: str
+      allow_past:
+        description: O(cemu.moodle.moodle_set_enrol_end#module:allow_past).
+        type: bool
+        default: false
   state:
     description:
       - V(present) restores the backup.
@@ -285,6 +323,7 @@ from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
     DEFAULT_BACKUP_DIR, BackupError, BackupStore, merge_record, record_would_change)
 from ansible_collections.cemu.moodle.plugins.module_utils.client import MoodleError
 from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run, history_settled_users
+from ansible_collections.cemu.moodle.plugins.module_utils.end_check import plan_end_dates_after
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
     ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, enrolment_fields, plan_restore,
@@ -309,6 +348,15 @@ def argument_spec():
         create_manual_instance=dict(type='bool', default=False),
         send_welcome=dict(type='bool', default=False),
         state=dict(type='str', default='present', choices=['present', 'absent']),
+        end_dates=dict(type='dict', options=dict(
+            end=dict(type='raw', required=True),
+            timezone=dict(type='str'),
+            policy=dict(type='str', default='set', choices=['set', 'extend']),
+            roles=dict(type='list', elements='str', default=['student']),
+            status=dict(type='str', default='active', choices=['active', 'suspended', 'any']),
+            query=dict(type='str'),
+            allow_past=dict(type='bool', default=False),
+        )),
     )
 
 
@@ -424,6 +472,18 @@ def planned_enrolment(user, current, row, state):
             'timestart': fields['timestart'], 'timeend': fields['timeend'], 'roles': sorted(roles)}
 
 
+def check_end_dates(moodle, plan, state, instance):
+    """Fail before the restore's first write when the end-date step (option end_dates) would refuse its end."""
+    options = moodle.params['end_dates']
+    if not options:
+        return
+    try:
+        plan_end_dates_after(state, options, planned_enrolments(plan, state, instance))
+    except PlanError as err:
+        moodle.fail_json(msg='%s: %s; nothing was restored (the end date is checked before the first write)'
+                         % (moodle.course_label(), err))
+
+
 def restore(moodle, store, path, backup, state, run=None):
     params = moodle.params
     instance, instance_id, must_ensure = manual_instance(moodle, state)
@@ -438,6 +498,7 @@ def restore(moodle, store, path, backup, state, run=None):
                             refused_roles=refused)
 
     plan = make_plan()
+    check_end_dates(moodle, plan, state, instance)
     record_path = None
     if not moodle.check_mode:
         if must_ensure:

@@ -229,17 +229,13 @@ counts:
   sample: {selected: 30, changed: 30, unchanged: 0}
 '''
 
-import time
-
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cemu.moodle.plugins.module_utils.course_run import course_run
+from ansible_collections.cemu.moodle.plugins.module_utils.end_check import end_in_zone, plan_end_dates_after
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
-    ACTIVE, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, SUSPENDED, CourseState, PlanError, format_time, parse_end,
-    plan_end_dates, resolve_timezone)
-
-STATUS_CODES = {'active': ACTIVE, 'suspended': SUSPENDED}
+    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, PlanError, format_time)
 
 
 def argument_spec():
@@ -263,54 +259,6 @@ def argument_spec():
             roles=dict(type='list', elements='str', default=[]),
         )),
     )
-
-
-def assumed_instance(state):
-    """The manual instance assumed enrolments go to: the enabled one, else the one a restore would enable or add."""
-    instance = state.manual_instance_after_ensure()
-    if instance is None:
-        return {'id': 0, 'enrol': 'manual', 'name': '', 'status': 0, 'roleid': 0, 'cohortid': 0}
-    return dict(instance, status=0)
-
-
-def assumed_enrolment(row, instance, state):
-    current = state.manual_enrolment(row['userid'], instance) or {}
-    return {'id': current.get('id', 0), 'enrolid': instance['id'], 'enrol': 'manual', 'userid': row['userid'],
-            'username': row['username'] or state.username(row['userid']), 'status': STATUS_CODES[row['status']],
-            'timestart': row['timestart'], 'timeend': row['timeend'],
-            'usersuspended': current.get('usersuspended', 0), 'userdeleted': 0}
-
-
-def assumed_role_assignments(row, state):
-    """Manual (component '') assignments of the row's roles that the user does not hold in any way yet."""
-    held = set(state.role_shortnames(row['userid']))
-    assignments = []
-    for shortname in row['roles']:
-        roleid = state.role_id(shortname, option='assume_enrolments')
-        if shortname not in held:
-            assignments.append({'id': 0, 'userid': row['userid'], 'roleid': roleid, 'roleshortname': shortname,
-                                'component': '', 'itemid': 0})
-    return assignments
-
-
-def with_assumed_enrolments(state, rows):
-    """``state`` as if the manual enrolments ``rows`` (option assume_enrolments) existed."""
-    instance = assumed_instance(state)
-    instances = [instance] + [i for i in state.instances if i['id'] != instance['id']]
-    assumed_users = set(row['userid'] for row in rows)
-    enrolments = [ue for ues in state.enrolments_by_user.values() for ue in ues
-                  if not (ue['enrolid'] == instance['id'] and ue['userid'] in assumed_users)]
-    enrolments += [assumed_enrolment(row, instance, state) for row in rows]
-    assignments = [ra for ras in state.roleassignments_by_user.values() for ra in ras]
-    for row in rows:
-        assignments += assumed_role_assignments(row, state)
-    return CourseState(state.course, instances, enrolments, assignments, list(state.roles_by_id.values()),
-                       state.timezone, inherited=state.inherited, assignable_roleids=state.assignable_roleids)
-
-
-def end_in_zone(value, zone_name):
-    zone = resolve_timezone(zone_name)
-    return zone, parse_end(value, zone)
 
 
 def main():
@@ -338,16 +286,11 @@ def set_end_dates(moodle, run):
     params = moodle.params
     try:
         _course, state = moodle.read_course_state()
-        if moodle.check_mode and params['assume_enrolments']:
-            state = with_assumed_enrolments(state, params['assume_enrolments'])
-        zone_name = params['timezone'] or state.timezone
-        zone, end = end_in_zone(params['end'], zone_name)
-        plan = plan_end_dates(state, end, now=int(time.time()), policy=params['policy'], roles=params['roles'],
-                              status=params['status'], users=params['users'], query=params['query'],
-                              allow_past=params['allow_past'], tz=zone)
+        assumed = params['assume_enrolments'] if moodle.check_mode else None
+        plan, zone, zone_name, end = plan_end_dates_after(state, params, assumed or ())
     except PlanError as err:
         moodle.fail_json(msg='%s: %s' % (moodle.course_label(), err))
-    if state.manual_instance is None:
+    if state.manual_instance is None and not assumed:
         moodle.module.warn('%s has no enabled manual enrolment instance: no end date to set'
                            % moodle.course_label())
     if plan.changed and not moodle.check_mode:

@@ -229,7 +229,7 @@ def assumed(userid, status='active', timestart=0, timeend=0, roles=('student',))
 
 
 def test_assumed_enrolments_are_in_an_enabled_instance_and_selected_like_real_ones():
-    from ansible_collections.cemu.moodle.plugins.modules.moodle_set_enrol_end import with_assumed_enrolments
+    from ansible_collections.cemu.moodle.plugins.module_utils.end_check import with_assumed_enrolments
     disabled_manual = [instance(MANUAL, status=1), instance(DATABASE)]
     real = CourseState.from_api(answer([ue(1, DATABASE, SUSPENDED), ue(3, DATABASE, SUSPENDED)],
                                        [ra(1, STUDENT, DATABASE)], instances=disabled_manual,
