@@ -139,7 +139,7 @@ def services(live_sql):
     def take_out(pattern):
         rows = live_sql.sql("SELECT f.id, f.externalserviceid, f.functionname FROM {p}external_services_functions f "
                             "JOIN {p}external_services s ON s.id = f.externalserviceid "
-                            "WHERE s.shortname = 'keep_access' AND f.functionname LIKE '%s'" % pattern)
+                            "WHERE s.shortname = 'keep_access' AND f.functionname LIKE '%s'" % pattern.replace('%', '%%'))
         assert rows, pattern
         live_sql.sql_write("DELETE FROM {p}external_services_functions WHERE id IN (%s)"
                            % ', '.join(str(int(row[0])) for row in rows))
@@ -282,12 +282,17 @@ def refused_run(live, tmp_path, name, group_vars=None):
 
 
 def site_message(result):
-    """The site's one message (asserted to appear once) and the number of times it appears."""
-    count = result['output'].count(SITE_FAILED)
-    record('site refused (%d message): %s' % (count, re.findall(r'Moodle site \S+ ' + SITE_FAILED + r'[^"]*',
-                                                                  result['output'])[:1]))
-    assert count == 1, result['output'][-4000:]
-    return re.findall(r'Moodle site \S+ ' + SITE_FAILED + r'[^"]*', result['output'])[0]
+    """The site's one message: one failed result says it (ansible-core 2.19 and later also repeat a failed
+    task's message once in the '[ERROR]: Task failed' line above the result); no course repeats it."""
+    results = [line for line in result['output'].splitlines()
+               if line.startswith(('failed: [', 'fatal: [')) and SITE_FAILED in line]
+    errors = [line for line in result['output'].splitlines() if line.startswith('[ERROR]') and SITE_FAILED in line]
+    messages = re.findall(r'Moodle site \S+ ' + SITE_FAILED + r'[^"\n]*', result['output'])
+    record('site refused: %d failed result, %d [ERROR] line, %d copies in all: %s'
+           % (len(results), len(errors), len(messages), messages[:1]))
+    assert len(results) == 1 and len(errors) <= 1 and len(messages) == len(results) + len(errors), \
+        result['output'][-4000:]
+    return messages[0]
 
 
 @pytest.mark.parametrize('end, expected', [
@@ -302,6 +307,9 @@ def test_a_bad_end_date_stops_the_run_before_any_write(live, tmp_path, end, expe
 
 
 def test_an_end_date_before_the_start_of_an_enrolment_stops_the_course_before_any_write(live, tmp_path):
+    """Only an enrolment the end-date step changes counts: with keep_access_status 'any' (Participants'
+    Status filter off) student0216's manual enrolment, starting in 40 days, is one; the restore of KA3
+    would write first (16 conversions) if the end date were checked only by the end-date step."""
     live.build_fixture()
     ka3 = live.course('KA3')['id']
     starts = int(time.time()) + 40 * 86400
@@ -310,13 +318,14 @@ def test_an_end_date_before_the_start_of_an_enrolment_stops_the_course_before_an
     live.api.apply_manual(ka3, [{'userid': student['userid'], 'timestart': starts}])
     before = moodle_state(live)
     end = TODAY + datetime.timedelta(days=20)
-    result = Controller(live, tmp_path, {'keep_access_end': end.isoformat()}).run('end before a start (KA3)')
+    result = Controller(live, tmp_path, {'keep_access_end': end.isoformat(), 'keep_access_status': 'any'}).run(
+        'end before a start (KA3)')
     after = moodle_state(live)
     assert result['recap']['KA3']['failed'] == 1 and result['recap']['KA3']['changed'] == 0, result['recap']
-    assert 'student0216' in result['output'] and 'before the start' in result['output']
+    message = [line for line in result['output'].splitlines() if line.startswith('fatal: [KA3]')]
+    assert message and 'student0216' in message[0] and 'before the start' in message[0], result['output'][-3000:]
     assert after['KA3'] == before['KA3'], 'KA3 was written before its end date was refused'
-    record('end before a start: KA3 refused before its first write; KA1/KA2 %s'
-           % [result['recap'][name]['changed'] for name in ('KA1', 'KA2')])
+    record('end before a start: %s' % message[0][:400])
 
 
 def test_a_wrong_token_stops_the_run_with_one_message(live, tmp_path):
