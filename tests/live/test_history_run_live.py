@@ -245,7 +245,7 @@ def test_two_jobs_at_once_apply_nothing_twice(live, tmp_path):
                                               env=env, cwd=runner.REPO_ROOT), report_dir))
     results = []
     for letter, process, report_dir in jobs:
-        output, _ = process.communicate(timeout=1800)
+        output = process.communicate(timeout=1800)[0]
         results.append(finished(live, 'job %s (two at once)' % letter, process.returncode, output, report_dir))
     for name in COURSES:
         after = live.enrolments(name)
