@@ -48,13 +48,16 @@ def since_last_revert(records):
 
 
 def settled_users(records):
-    """Users an earlier restore gave or merged a manual enrolment (not undone since): never merged again.
+    """Users an earlier conversion left with a manual enrolment (not undone since): never merged again.
 
-    Writes that named no step (the collection before it named them) count too: merging such a user
-    again could only clear an end date set since.
+    A restore, or an end date set on the user's manual enrolment, settles them; writes that named no
+    step (the collection before it named them) count too. The end-date step counts because a restore
+    writes nothing for a user whose manual enrolment already matches (e.g. an active manual enrolment
+    next to the database one): Moodle's history then holds only the end date the next step set, and
+    merging that user again ("no end wins") would clear it.
     """
     return sorted(userid for userid, user_records in since_last_revert(records).items()
-                  if any(r['step'] in (RESTORE_STEP, LEGACY_STEP) and int(r['hasafter']) for r in user_records))
+                  if any(int(r['hasafter']) for r in user_records))
 
 
 def undo_record(records):

@@ -190,8 +190,39 @@ def test_second_run_changes_nothing(world):
     assert report['totals']['changed'] == 0 and report['totals']['ok'] == 6
 
 
-def test_students_keep_access_after_the_source_drops_them(world):
+def fresh_controller_run(world):
+    """The same run from a fresh controller (an AWX job): new inventory, empty backup folder."""
     second_run(world)
+    if 'fresh' not in world['runs']:
+        inventory = str(world['tmp'] / 'fresh-inventory')
+        for group, site in world['sites'].items():
+            runner.write_site(inventory, site.sim.url, group, site.token, {
+                'keep_access_end': END.isoformat(),
+                'keep_access_backup_dir': str(world['tmp'] / 'fresh-backups'),
+            }, extra={'shortname_pattern': '^KA[1-3]$'} if group == 'site_b' else None)
+        before = dict((g, s.sim.dump_state()) for g, s in world['sites'].items())
+        report_dir = str(world['tmp'] / 'reports' / 'fresh')
+        code, output = runner.run_playbook(inventory, '-e', 'keep_access_report_dir=' + report_dir, '--diff')
+        world['runs']['fresh'] = {'code': code, 'output': output, 'recap': runner.recap(output),
+                                  'report_dir': report_dir, 'unchanged': all(
+                                      world['sites'][g].sim.dump_state() == before[g] for g in before)}
+    return world['runs']['fresh']
+
+
+def test_a_fresh_controller_changes_nothing(world):
+    """KA3's student0222 (database + an active manual enrolment the restore leaves as it is, dated by the
+    end-date step) must not be merged again: "no end wins" would clear the end date (seen on Moodle 4.5).
+    The backup file written into the empty folder is the controller's copy, no change of the course."""
+    result = fresh_controller_run(world)
+    recap = result['recap']
+    assert all(recap[c]['changed'] == 0 for c in ALL_COURSES), recap
+    assert result['unchanged'], 'a fresh controller changed the simulated Moodle'
+    report = runner.load_report(result['report_dir'])
+    assert report['totals']['changed'] == 0 and report['totals']['ok'] == 6
+
+
+def test_students_keep_access_after_the_source_drops_them(world):
+    fresh_controller_run(world)
     site = world['sites']['site_b']
     course = site.api.find_course('KA3', by='shortname')
     site.sim.drop_from_source(course['id'], 'database')

@@ -135,6 +135,17 @@ class LiveSite:
             raise AssertionError('psql failed: %s' % completed.stderr[-2000:])
         return [line.split('\t') for line in completed.stdout.splitlines() if line]
 
+    def sql_write(self, statement):
+        """Run one statement that sets up a live test (``{p}`` is the table prefix); the caller puts back what it changed."""
+        if not self.psql:
+            raise LiveConfigMissing('MOODLE_LIVE_PSQL is not set: this check changes Moodle tables directly')
+        completed = subprocess.run(self.psql + ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c',
+                                                statement.replace('{p}', self.dbprefix)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120,
+                                   check=False, cwd='/')
+        if completed.returncode != 0:
+            raise AssertionError('psql failed: %s' % completed.stderr[-2000:])
+
     def sql_value(self, query, *params):
         rows = self.sql(query, *params)
         return int(rows[0][0]) if rows else None

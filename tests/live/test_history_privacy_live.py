@@ -19,7 +19,13 @@ from tests.live.live_backend import LIVE_DIR
 CHECKS = ('site settings: plugin version and time zone', 'claim: run b is refused while run a holds the course',
           'history: before and after of a created enrolment', 'privacy: the component is compliant',
           'privacy: export of a user holds their history', 'privacy: delete for a user removes only theirs',
-          'privacy: delete for a context removes every row', 'retention: the task removes records older than the setting')
+          'privacy: delete for a context removes every row', 'retention: the task removes records older than the setting',
+          'privacy: metadata names existing tables and strings (test_metadata_provider)',
+          'privacy: every table with a user field is declared (test_table_coverage)',
+          'privacy: a user data provider that also lists users (test_userdata_provider_implements_userlist)',
+          'privacy: a deleted user is understood (test_component_understands_deleted_users)',
+          "privacy: the data registry (tool_dataprivacy's plugin privacy registry) lists it compliant",
+          "privacy: export of a user holds nobody else's history", 'privacy: delete for a list of users')
 
 
 def test_history_claims_retention_and_privacy_pass_moodles_own_apis(live):

@@ -80,7 +80,18 @@ def enrolment_of(site, userid):
 
 def test_any_controller_knows_who_an_earlier_restore_settled(moodle):
     convert(moodle)
-    assert settled_users(moodle.read_course_history(KA1)) == [PROBE]       # OTHER only got an end date
+    assert settled_users(moodle.read_course_history(KA1)) == [PROBE, OTHER]
+
+
+def test_a_user_the_restore_left_unchanged_and_the_end_date_step_dated_is_settled(moodle):
+    """Real Moodle 4.5, KA3's student0222: an active manual enrolment next to the database one. The restore
+    writes nothing for them (no history row), the end-date step dates it; a fresh controller's restore must
+    not merge them again ("no end wins" would clear the end date)."""
+    run = {'runid': 'run-1', 'step': 'enddate'}
+    moodle.claim_course(KA1, 'run-1')
+    moodle.apply_manual(KA1, [{'userid': OTHER, 'timeend': T2}], run=run)
+    moodle.release_course(KA1, 'run-1')
+    assert settled_users(moodle.read_course_history(KA1)) == [OTHER]
 
 
 def test_undo_from_moodles_history_restores_the_before_state_exactly(moodle, site):

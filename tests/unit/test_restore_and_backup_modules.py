@@ -365,3 +365,41 @@ def test_the_end_date_diff_is_one_line_per_user_in_the_sites_zone_whatever_the_t
         'diff2-later    active  end: 2028-02-04 01:00 CET -> 2027-07-01 05:59 CEST  [student]']
     assert result['user_changes']['after']['diff2-student'] == {'status': 'active', 'timeend': result['end'],
                                                                 'roles': ['student']}
+
+
+# --- end_date: the end-date step checked before the restore's first write ----------------------
+
+def enrolment_writes(sim):
+    """Writes of enrolments (a course claim and its release are not)."""
+    return [call for call in write_calls(sim) if call['function'] not in (
+        'local_keepaccess_claim_course', 'local_keepaccess_release_course')]
+
+
+def test_an_end_date_before_a_start_stops_the_restore_before_its_first_write(sim, capsys, tmp_path):
+    """Real Moodle 4.5 (issue 10): with the end before a manual-only student's start, the role's restore
+    converted the course and only then the end-date step refused the date. Now the restore refuses first."""
+    course = build_course(sim, 'EARLY1')
+    later = sim.add_user('early1-later')
+    sim.enrol(sim.manual_instance(course)['id'], later, STUDENT, timestart=T0 + 300 * 86400)
+    options = {'course': 'EARLY1', 'backup_dir': str(tmp_path)}
+    assert not run(moodle_backup_enrolments, sim, capsys, **options).get('failed')
+    before, writes_before = manual_enrolments_now(sim, course), len(enrolment_writes(sim))
+    refused = run(moodle_restore_manual, sim, capsys, end_date={'end': '2026-06-30', 'allow_past': True},
+                  **options)
+    assert refused.get('failed') and "before the start" in refused['msg'] and 'early1-later' in refused['msg']
+    assert 'nothing was restored' in refused['msg']
+    assert len(enrolment_writes(sim)) == writes_before and manual_enrolments_now(sim, course) == before
+    restored = run(moodle_restore_manual, sim, capsys, end_date={'end': '2027-06-30'}, **options)
+    assert not restored.get('failed') and restored['changed'], restored.get('msg')
+
+
+def test_an_end_date_before_the_start_of_an_enrolment_the_restore_creates_stops_it(sim, capsys, tmp_path):
+    course = build_course(sim, 'EARLY2')           # 'new' comes from the database starting at T0 (2026-01-01)
+    options = {'course': 'EARLY2', 'backup_dir': str(tmp_path)}
+    assert not run(moodle_backup_enrolments, sim, capsys, **options).get('failed')
+    before, writes_before = manual_enrolments_now(sim, course), len(enrolment_writes(sim))
+    for check in (True, False):
+        refused = run(moodle_restore_manual, sim, capsys, check=check,
+                      end_date={'end': '2025-12-31', 'allow_past': True}, **options)
+        assert refused.get('failed') and 'early2-new' in refused['msg'], refused.get('msg')
+    assert len(enrolment_writes(sim)) == writes_before and manual_enrolments_now(sim, course) == before
