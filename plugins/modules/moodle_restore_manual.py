@@ -618,7 +618,10 @@ def restore(moodle, store, path, backup, state, run=None):
                             settled=settled, deleted=set(known['deleted_users']) | set(deleted),
                             refused_roles=refused, end_dates=end_dates)
 
-    plan = make_plan()
+    try:
+        plan = make_plan()
+    except PlanError as err:        # the first plan: nothing was written yet
+        raise PlanError('%s; nothing was restored' % err)
     record_path = None
     if not moodle.check_mode:
         if must_ensure or plan.changed:

@@ -132,7 +132,7 @@ def test_a_conversion_after_an_undo_is_undone_again_to_the_same_before_state(moo
     undo(moodle, undo_record(moodle.read_course_history(KA1)))
     convert(moodle, runid='run-2')                                   # re-converted after the revert
     history = moodle.read_course_history(KA1)
-    assert settled_users(history) == [PROBE]
+    assert settled_users(history) == [PROBE, OTHER]                  # OTHER: dated by the end-date step
     assert undo_record(history)['created_enrolments'] == [PROBE]
     assert undo_record(history)['updated_enrolments'] == [
         {'userid': OTHER, 'before': {'timeend': 0}, 'after': {'timeend': T2}}]
