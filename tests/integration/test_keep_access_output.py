@@ -112,8 +112,8 @@ def test_the_diff_adds_one_line_for_the_backup_and_one_per_user_and_step(runs):
 
 def test_the_report_lists_no_course_when_every_course_went_well(runs):
     output = runs['re-run']
-    assert '(0 of %d courses listed: those that failed or skipped users; every course is in the report files)' \
-        % COURSES in output
+    assert ('(0 of %d courses listed: those that failed, skipped users or left fields alone; every course is in '
+            'the report files)' % COURSES) in output
 
 
 def test_the_concise_callback_prints_a_fixed_number_of_lines_whatever_the_number_of_courses(runs):
