@@ -116,6 +116,8 @@ class CallbackModule(DefaultCallback):
             self._with_every_host(super(CallbackModule, self).v2_runner_on_ok, result)
         elif values.get('changed') and not (self._diff_shown(result, values) or self._display.verbosity >= 1):
             self._warnings_only(result)
+        elif not values.get('changed') and not self.get_option('display_ok_hosts'):
+            self._warnings_only(result)     # the default output drops an ok host's warnings with ok hosts hidden
         else:
             super(CallbackModule, self).v2_runner_on_ok(result)
 

@@ -84,7 +84,7 @@ def test_restore_with_end_date_leaves_moodle_as_restore_then_end_date_with_one_w
     assert names(restore['end_dates_set']) == FOLDED
     assert all(u['after'] == END for u in restore['end_dates_set'])
     assert restore['end'] == END and restore['timezone'] == 'Europe/Berlin'
-    assert restore['diff']['after']['one-s01']['timeend'] == END
+    assert restore['user_changes']['after']['one-s01']['timeend'] == END
     # the end-date step: nothing left to change for the users the restore wrote
     assert_ok(set_end, True)
     assert names(set_end['changed_users']) == LEFT_TO_END_STEP
@@ -130,7 +130,7 @@ def test_check_mode_plans_the_folded_end_and_the_end_date_step_plans_the_others(
     assert names(restore['end_dates_set']) == FOLDED + ['s10']
     planned = dict((short(p['username']), p['timeend']) for p in restore['planned_enrolments'])
     assert all(planned[name] == END for name in FOLDED)
-    assert restore['diff']['after']['dry-s02']['timeend'] == END
+    assert restore['user_changes']['after']['dry-s02']['timeend'] == END
     assert names(set_end['changed_users']) == LEFT_TO_END_STEP
     assert sim.dump_state() == moodle_before
     assert courseid
