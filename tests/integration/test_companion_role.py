@@ -274,6 +274,23 @@ def test_removes_files_the_shipped_plugin_no_longer_has_and_puts_back_modes(depl
     assert deploy(tmp_path, moodle.root).changed == 0
 
 
+def test_restores_a_file_edited_without_changing_its_size_or_time(deployed_45, tmp_path):
+    """A file edited on the server, keeping its size and time, is put back (tar compares contents)."""
+    moodle = deployed_45.copy(tmp_path)
+    settings = os.path.join(moodle.plugin_dir('local_keepaccess'), 'settings.php')
+    stat = os.stat(settings)
+    with open(settings, 'r+b') as handle:
+        first = handle.read(1)
+        handle.seek(0)
+        handle.write(b'#' if first != b'#' else b'<')
+    os.utime(settings, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    deploy(tmp_path, moodle.root)
+
+    with open(settings, 'rb') as restored, open(os.path.join(SHIPPED, 'settings.php'), 'rb') as shipped:
+        assert restored.read() == shipped.read()
+
+
 def test_check_mode_lists_a_stale_file_and_changes_nothing(deployed_45, tmp_path):
     moodle = deployed_45.copy(tmp_path)
     stale = os.path.join(moodle.plugin_dir('local_keepaccess'), 'dropped.php')
