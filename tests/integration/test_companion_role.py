@@ -255,6 +255,56 @@ def test_restores_an_edited_plugin_file_and_purges_caches_without_running_the_up
     assert moodle.db()['version'] == '2024100700'
 
 
+def test_removes_files_the_shipped_plugin_no_longer_has_and_puts_back_modes(deployed_45, tmp_path):
+    moodle = deployed_45.copy(tmp_path)
+    plugin_dir = moodle.plugin_dir('local_keepaccess')
+    write(os.path.join(plugin_dir, 'classes', 'old', 'dropped.php'), '<?php\n// From an older release.\n')
+    write(os.path.join(plugin_dir, 'dropped.php'), '<?php\n')
+    os.chmod(os.path.join(plugin_dir, 'settings.php'), 0o600)
+
+    again = deploy(tmp_path, moodle.root)
+
+    assert not os.path.exists(os.path.join(plugin_dir, 'classes', 'old'))
+    assert not os.path.exists(os.path.join(plugin_dir, 'dropped.php'))
+    assert oct(os.stat(os.path.join(plugin_dir, 'settings.php')).st_mode & 0o777) == '0o644'
+    installed = sorted(os.path.relpath(os.path.join(folder, name), plugin_dir)
+                       for folder, _dirs, files in os.walk(plugin_dir) for name in files)
+    assert installed == shipped_files()
+    assert again.changed >= 1 and len(moodle.calls('upgrade.php')) == 1
+    assert deploy(tmp_path, moodle.root).changed == 0
+
+
+def test_restores_a_file_edited_without_changing_its_size_or_time(deployed_45, tmp_path):
+    """A file edited on the server, keeping its size and time, is put back (tar compares contents)."""
+    moodle = deployed_45.copy(tmp_path)
+    settings = os.path.join(moodle.plugin_dir('local_keepaccess'), 'settings.php')
+    stat = os.stat(settings)
+    with open(settings, 'r+b') as handle:
+        first = handle.read(1)
+        handle.seek(0)
+        handle.write(b'#' if first != b'#' else b'<')
+    os.utime(settings, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    deploy(tmp_path, moodle.root)
+
+    with open(settings, 'rb') as restored, open(os.path.join(SHIPPED, 'settings.php'), 'rb') as shipped:
+        assert restored.read() == shipped.read()
+
+
+def test_check_mode_lists_a_stale_file_and_changes_nothing(deployed_45, tmp_path):
+    moodle = deployed_45.copy(tmp_path)
+    stale = os.path.join(moodle.plugin_dir('local_keepaccess'), 'dropped.php')
+    write(stale, '<?php\n')
+    before = moodle.tree()
+
+    checked = run_role(tmp_path / 'run', {'moodle_companion_dirroot': moodle.root, 'moodle_companion_php': shutil.which('php'),
+                                          'moodle_companion_become': False}, options=['--check'])
+
+    assert checked.returncode == 0, checked.output
+    assert checked.changed >= 1 and 'dropped.php' in checked.output
+    assert moodle.tree() == before
+
+
 def test_refuses_a_directory_that_is_neither_a_moodle_code_root_nor_public(tmp_path):
     moodle = FakeMoodle(tmp_path / 'moodle', '5.1')
     for not_moodle in [str(tmp_path / 'www'), os.path.join(moodle.dirroot, 'admin')]:
