@@ -453,8 +453,8 @@ from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import REVE
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import MoodleModule
 from ansible_collections.cemu.moodle.plugins.module_utils.moodle_history import merge_undo_records, undo_record
 from ansible_collections.cemu.moodle.plugins.module_utils.plan import (
-    ENROL_FIELDS, HAS_JMESPATH, JMESPATH_IMPORT_ERROR, STATUS_NAMES, PlanError, backup_from_state, enrolment_fields,
-    format_time, parse_end, plan_restore, plan_undo, resolve_timezone, restored_enrolments)
+    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, PlanError, backup_from_state, format_time, parse_end, plan_restore,
+    plan_undo, resolve_timezone, restored_enrolments)
 
 DELETED_USER_CODES = ('deleteduser', 'unknownuser', 'invalidrecordunknown', 'userdeleted')
 # options that shape a restore; an undo takes back the whole record and refuses them

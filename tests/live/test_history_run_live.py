@@ -35,7 +35,7 @@ TODAY = datetime.date.today()
 END = datetime.date(TODAY.year + 1, 6, 30)
 FED_USERS = {'KA1': 32, 'KA2': 25, 'KA3': 18}
 SITE_FAILED = 'failed its check, so none of its courses was touched'
-RESTORE_TASK = 'Restore them as manual enrolments (keep_access_state=absent, undo them)'
+RESTORE_TASK = 'Restore them as manual enrolments'
 END_TASK = 'Set the end date of the manual enrolments'
 CALLBACKS = os.path.join(LIVE_DIR, 'callback_plugins')
 WRONG_TOKEN = '0123456789abcdef0123456789abcdef'

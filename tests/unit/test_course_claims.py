@@ -93,8 +93,8 @@ def test_a_run_that_writes_claims_the_course_and_releases_it(sim, tmp_path):
     assert sim.leases() == []
 
 
-def test_a_write_follows_the_read_made_under_the_claim_not_the_one_before(sim, tmp_path,
-                                                                           another_run_after_the_first_read):
+def test_a_write_follows_the_read_made_under_the_claim_not_the_one_before(
+        sim, tmp_path, another_run_after_the_first_read):
     """Run A reads KA1 (every student without an end date) and plans; before A claims, run B sets the same
     end date everywhere. A must read again under its claim and write nothing: its first plan is stale."""
     restored(sim, tmp_path)
@@ -135,4 +135,3 @@ def test_a_run_with_something_to_write_stops_while_another_run_holds_the_course(
     assert result.get('failed') and 'awx-job-17' in result['msg']
     assert calls_since(sim, since, (APPLY,)) == []
     assert not any(manual_ends(sim).values())
-
