@@ -5,17 +5,13 @@
 from __future__ import annotations
 
 import json
-from unittest import mock
-
 import pytest
-
-from ansible.module_utils import _internal as module_utils_internal
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import HISTORY_FUNCTIONS, REQUIRED_FUNCTIONS
 from ansible_collections.cemu.moodle.plugins.modules import moodle_site_check
 from tests.simulator import Simulator
 from tests.simulator.registry import KEEP_ACCESS_SERVICE
+from tests.unit.module_args import as_target, patch_module_args
 
 TOKEN = 'site-check-token-000000000001'
 
@@ -36,7 +32,7 @@ def fresh(sim, monkeypatch):
 
 def run(sim, capsys, token=TOKEN, **options):
     args = dict({'moodle_url': sim.url, 'moodle_token': token}, **options)
-    with patch_module_args(args), mock.patch.object(module_utils_internal, 'is_controller', False):
+    with patch_module_args(args), as_target():
         with pytest.raises(SystemExit):
             moodle_site_check.main()
     return json.loads(capsys.readouterr().out)
