@@ -72,7 +72,7 @@ def _skipped_users(restore):
     """Users not restored and role copies not given (with ``role``), then users kept suspended."""
     skipped = [dict({'username': _username(u), 'reason': u.get('reason') or 'unknown'},
                     **({'role': u['role']} if u.get('role') else {}))
-               for u in _users(restore.get('skipped'))]
+               for u in _users(restore.get('skipped_users'))]
     skipped += [{'username': _username(u), 'reason': 'kept_suspended'}
                 for u in _users(restore.get('kept_suspended'))]
     return skipped

@@ -34,10 +34,10 @@ description:
     also held as a manual role assignment (component empty, item id 0), found by its short name like
     Moodle's restore does.
   - A role the token's user may not assign in the course (Define roles > Allow role assignments), or that
-    no longer exists, is skipped for that user only and returned in RV(skipped) with the role; the user's
+    no longer exists, is skipped for that user only and returned in RV(skipped_users) with the role; the user's
     enrolment is converted anyway and the course does not fail. Moodle's restore skips such roles the same
     way for the user who runs it.
-  - Users whose account is now deleted are skipped and returned in RV(skipped). Users the source has
+  - Users whose account is now deleted are skipped and returned in RV(skipped_users). Users the source has
     dropped since the backup are restored from the backup.
   - Unlike Moodle's restore, no enrolment sync runs, no other enrolment is touched and no welcome
     message is sent unless O(send_welcome=true).
@@ -265,7 +265,7 @@ unchanged:
   type: list
   elements: dict
   sample: []
-skipped:
+skipped_users:
   description:
     - Users not restored, with the reason C(deleted) (the account is deleted).
     - And role copies not given, one entry per user and role, with the reason C(role_not_assignable) (the
@@ -645,7 +645,7 @@ def restore(moodle, store, path, backup, state, run=None):
                       timezone=zone_name, end_dates_set=plan.end_dates_set)
     moodle.exit(must_ensure or settles, before=diff['before'], after=diff['after'], lines=diff_lines(moodle, diff, state),
                 backup_file=path, manual_instance_id=instance_id, created=plan.created, updated=plan.updated,
-                unchanged=plan.unchanged, skipped=plan.skipped + plan.roles_skipped,
+                unchanged=plan.unchanged, skipped_users=plan.skipped + plan.roles_skipped,
                 kept_suspended=plan.kept_suspended, roles_assigned=len(plan.assigned_roles), counts=plan.counts(),
                 restore_record=record_path, **result)
 

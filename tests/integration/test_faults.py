@@ -205,7 +205,7 @@ def test_fault_hit_the_middle_of_the_restore(runs, name):
 def test_deleted_user_is_skipped_and_reported(runs):
     result = outcome(runs, BY_NAME['user_deleted_before_restore'], 'fault', 'restore')
     assert not result.get('failed'), result.get('msg')
-    assert [(s['username'], s['reason']) for s in result['skipped']] == [(DELETED_USER, 'deleted')]
+    assert [(s['username'], s['reason']) for s in result['skipped_users']] == [(DELETED_USER, 'deleted')]
 
 
 CONVERGING = ['http500_mid_batch', 'timeout_mid_batch', 'dropped_after_apply', 'token_revoked_mid_run',
@@ -242,7 +242,7 @@ def test_course_deleted_before_restore_keeps_the_backup_and_fails_clearly_again(
     clear = rerun.get('failed') and COURSE in rerun.get('msg', '') and 'not found' in rerun.get('msg', '')
     evidence.fault('course_deleted_before_restore', converged=bool(clear) and not problems, users_lost=0)
     assert clear, rerun
-    assert outcome(runs, scenario, 'rerun', 'restore').get('skipped')
+    assert outcome(runs, scenario, 'rerun', 'restore').get('skipped')        # the task was skipped
     assert len(backup_files(scenario.backup_dir)) == 1 and not problems, problems
 
 

@@ -20,7 +20,7 @@ RESTORE = {'changed': True, 'backup_file': BACKUP['backup_file'],
            'created': [{'userid': 5, 'username': 'student0001'}, {'userid': 6, 'username': 'student0002'}],
            'updated': [{'userid': 7, 'username': 'student0003'}],
            'unchanged': [{'userid': 8, 'username': 'teacher01'}],
-           'skipped': [{'userid': 9, 'username': 'student0009', 'reason': 'deleted'},
+           'skipped_users': [{'userid': 9, 'username': 'student0009', 'reason': 'deleted'},
                        {'userid': 11, 'username': 'manager01', 'reason': 'role_not_assignable', 'role': 'manager'}],
            'kept_suspended': [{'userid': 10, 'username': 'student0010'}]}
 END = {'changed': True, 'end': 1806537599, 'end_iso': '2027-03-31T23:59:59+02:00',
@@ -198,7 +198,7 @@ def test_a_course_without_one_of_the_methods_is_in_the_report_not_a_failure():
 
 
 def test_a_big_run_prints_only_the_courses_that_need_a_look():
-    fine = keep_access_course_result(BACKUP, dict(RESTORE, skipped=[], kept_suspended=[]), END, site=SITE)
+    fine = keep_access_course_result(BACKUP, dict(RESTORE, skipped_users=[], kept_suspended=[]), END, site=SITE)
     records = [dict(fine, course='C%03d' % n) for n in range(200)]
     records[7] = keep_access_course_result(BACKUP, RESTORE, END, course='C007', site=SITE)
     records[9] = keep_access_course_result(BACKUP, None, None, course='C009', site=SITE, failure={'msg': 'boom'},

@@ -280,11 +280,11 @@ def test_a_role_the_service_user_may_not_assign_is_skipped_and_the_course_conver
     assert not restored.get('failed'), restored.get('msg')
     assert sorted(u['username'] for u in restored['created']) == ['mgr1-boss', 'mgr1-s1', 'mgr1-s2']
     skipped = [{'userid': users['boss'], 'username': 'mgr1-boss', 'reason': 'role_not_assignable', 'role': 'manager'}]
-    assert restored['skipped'] == checked['skipped'] == skipped
+    assert restored['skipped_users'] == checked['skipped_users'] == skipped
     assert restored['counts']['roles_skipped'] == 1 and restored['counts']['skipped'] == 0
     assert manual_enrolments_now(sim, course)['mgr1-boss']['roles'] == ['manager'], 'only its database role'
     assert manual_enrolments_now(sim, course)['mgr1-s1']['roles'] == ['student']
-    assert (again['changed'], again['skipped']) == (False, skipped)
+    assert (again['changed'], again['skipped_users']) == (False, skipped)
 
 
 class FakeApi:
