@@ -175,8 +175,8 @@ def test_backup_restore_set_end_leave_the_course_as_the_procedure_would(sim, con
     assert names(restore['created']) == ['s01', 's02', 's03', 's04', 'teacher01']
     assert names(restore['updated']) == ['s08']
     assert names(restore['kept_suspended']) == ['s07']
-    assert sorted((short(u['username']), u['reason']) for u in restore['skipped_users']) == [('s09', 'deleted'),
-                                                                                       ('s10', 'deleted')]
+    assert sorted((short(u['username']), u['reason']) for u in restore['skipped_users']) == [
+        ('s09', 'deleted'), ('s10', 'deleted')]
     assert restore['roles_assigned'] == 5 and os.path.exists(restore['restore_record'])
     assert restore['user_changes']['after']['ka1-s08'] == {'status': 'active', 'timestart': T0, 'timeend': E2,
                                                            'roles': ['student']}
