@@ -11,19 +11,25 @@ class ModuleDocFragment(object):
     """Connection options shared by every cemu.moodle module (cemu.moodle.connection)."""
 
     DOCUMENTATION = r'''
+notes:
+  - Each connection option not set in the task or in C(module_defaults) is taken from the host's variable
+    of the same name with a C(moodle_) prefix, where the host has one (C(moodle_url), C(moodle_token),
+    C(moodle_validate_certs), C(moodle_ca_path), C(moodle_timeout), C(moodle_batch_size),
+    C(moodle_max_input_vars)), as the inventory plugin C(cemu.moodle.courses) and the site's group variables
+    set them; otherwise from the environment variable named below, otherwise its default.
 options:
   moodle_url:
     description:
       - Root URL of the Moodle site, for example V(https://moodle.example.edu).
       - Must start with V(http://) or V(https://). The web-service endpoint
         C(/webservice/rest/server.php) is added by the module.
-      - If not set, the value of the environment variable E(MOODLE_URL) is used.
+      - If not set, the host variable C(moodle_url) is used, then the environment variable E(MOODLE_URL).
     type: str
     required: true
   moodle_token:
     description:
       - Web-service token of a Moodle user whose service holds the functions the collection calls.
-      - If not set, the value of the environment variable E(MOODLE_TOKEN) is used.
+      - If not set, the host variable C(moodle_token) is used, then the environment variable E(MOODLE_TOKEN).
       - The token never appears in results, messages or backups.
     type: str
     required: true

@@ -40,6 +40,19 @@ from ansible_collections.cemu.moodle.plugins.module_utils import module_base
 CONTROLLER_TRANSPORTS = ('local',)
 # task variable that sends a task through the module process even on the controller
 IN_PROCESS_VARIABLE = 'cemu_moodle_in_process'
+# connection option -> the host variable read when neither the task nor module_defaults set the option
+CONNECTION_VARIABLES = (
+    ('moodle_url', 'moodle_url'),
+    ('moodle_token', 'moodle_token'),
+    ('validate_certs', 'moodle_validate_certs'),
+    ('ca_path', 'moodle_ca_path'),
+    ('timeout', 'moodle_timeout'),
+    ('batch_size', 'moodle_batch_size'),
+    ('max_input_vars', 'moodle_max_input_vars'),
+)
+# Jinja plugins that role keep_access templates for every course (see warm_jinja_plugins)
+COURSE_FILTERS = ('ansible.builtin.bool', 'cemu.moodle.keep_access_course_end', 'cemu.moodle.keep_access_site_failure')
+COURSE_TESTS = ('ansible.builtin.defined',)
 
 
 class ModuleExit(Exception):
@@ -140,17 +153,25 @@ def with_environment(spec, environment):
     return copy
 
 
+def uses_moodle(module):
+    """Whether ``module`` talks to Moodle (connection options, MoodleModule) or, like the report's, does not."""
+    return getattr(module, 'MOODLE_CONNECTION', True)
+
+
 def run_in_process(module, args, environment=None, check_mode=False, diff=False, name=None, inject_invocation=True):
     """The result of module ``module`` (a plugins.modules file) run with ``args``, without a process.
 
     ``inject_invocation``: add ``invocation.module_args`` (modules do up to ansible-core 2.20; from 2.21
     only when the INJECT_INVOCATION setting asks for it).
     """
-    spec = module_base.full_argument_spec(module.argument_spec(), with_course=getattr(module, 'WITH_COURSE', True))
+    moodle = uses_moodle(module)
+    spec = module.argument_spec()
+    if moodle:
+        spec = module_base.full_argument_spec(spec, with_course=getattr(module, 'WITH_COURSE', True))
     try:
         ansible_module = InProcessModule(spec, args, environment, check_mode=check_mode, diff=diff, name=name,
                                          inject_invocation=inject_invocation)
-        module.run(module_base.MoodleModule(module=ansible_module))
+        module.run(module_base.MoodleModule(module=ansible_module) if moodle else ansible_module)
     except ModuleExit as done:
         return done.result
     raise RuntimeError('%s returned without exit_json or fail_json' % name)
@@ -180,9 +201,26 @@ class MoodleAction(ActionBase):
         task_vars = task_vars or {}
         result = super(MoodleAction, self).run(tmp, task_vars)
         del tmp
+        if uses_moodle(self.MODULE):
+            self._task.args = self.with_connection_variables(self._task.args, task_vars)
         if self.reason_for_module_process(task_vars):
             return merge_hash(result, self.run_module_process(task_vars))
         return merge_hash(result, self.run_in_worker(task_vars))
+
+    def with_connection_variables(self, args, task_vars):
+        """``args`` plus each connection option they lack that the host's variables set (moodle_url, ...).
+
+        The task's own options and ``module_defaults`` (already in ``args``) come first, then
+        these variables, then the environment variables of the options' env fallbacks.
+        """
+        missing = [(option, variable) for option, variable in CONNECTION_VARIABLES
+                   if option not in args and variable in task_vars]
+        if not missing:
+            return args
+        args = dict(args)
+        for option, variable in missing:
+            args[option] = self._templar.template(task_vars[variable])
+        return args
 
     # -- where the module runs --
 
@@ -224,3 +262,29 @@ class MoodleAction(ActionBase):
         environment = dict(os.environ)
         environment.update((str(k), str(v)) for k, v in task_environment.items())
         return environment
+
+
+def warm_jinja_plugins(filters=COURSE_FILTERS, tests=COURSE_TESTS):
+    """Load the Jinja filter and test plugins once, in the process that imports the action plugins.
+
+    ansible-playbook imports an action plugin's class in its main process (to
+    learn whether it bypasses the host loop) before it forks a worker for each
+    course and task. A worker inherits what the main process has loaded; a
+    plugin first loaded in a worker is loaded again in every worker (each time
+    reading every builtin filter and test file). Loading them here, once, spares
+    each task of each course that work. Nothing depends on it: a plugin that
+    fails to load here is loaded where it is used, as before.
+    """
+    try:
+        from ansible.plugins.loader import filter_loader, test_loader
+    except ImportError:  # pragma: no cover - outside ansible-core
+        return
+    for loader, names in ((filter_loader, filters), (test_loader, tests)):
+        for name in names:
+            try:
+                loader.get(name)
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+
+warm_jinja_plugins()

@@ -63,7 +63,7 @@ STAGES = (('site check', ('Check each Moodle site', 'Stop the course before', 'C
           ('backup', ('Back up the automatic enrolments', 'Make a temporary backup folder')),
           ('restore', ('Restore them as manual enrolments',)),
           ('end dates', ('Set the end date of the manual enrolments',)),
-          ('report', ('Build the run report', 'Create the report folder', 'Write the report',
+          ('report', ('Build the run report', 'Write the report',
                       'Show the run report', 'Group the courses that failed')))
 PROFILE_FUNCTIONS = ('apply_manual_enrolments::execute', 'enrol_plugin->enrol_user', 'role_copies->write',
                      'role_assign', 'mark_user_dirty', 'core_course_category::role_assignment_changed',

@@ -27,6 +27,7 @@ from tests.integration.test_modules import build_course
 from tests.simulator import Simulator
 
 TOKEN = 'action-plugins-token-77c1d0'
+CLOSED_URL = 'http://127.0.0.1:9'      # the discard port: nothing listens, a request fails at once
 END = '2099-06-30'
 MODULE_FILE = 'Using module file '
 REMOTE_CONNECTION = '''
@@ -97,7 +98,8 @@ def paired_tasks():
 
 def registered_names():
     names = ['worker_first_backup', 'worker_first_restore', 'worker_first_end', 'worker_environment',
-             'host_end_check', 'ssh_end_check', 'delegated_end_check']
+             'host_end_check', 'ssh_end_check', 'delegated_end_check', 'variables_end_check',
+             'given_option_end_check', 'variables_over_environment_end_check']
     return names + [prefix + name.replace(' ', '_') for name in PAIRS for prefix in ('worker_', 'module_')]
 
 
@@ -116,6 +118,13 @@ def playbook(sim, backups, results):
                  {'check_mode': True, 'environment': {'MOODLE_URL': sim.url}})]),
         dict(hosts='course_local:remote_course', gather_facts=False, tasks=[
             task('host end check', 'moodle_set_enrol_end', dict(connection, **end_check), {'check_mode': True})]),
+        # no URL in the task, module_defaults or environment: the host's variables moodle_url, moodle_token
+        dict(hosts='course_variables:remote_variables', gather_facts=False, tasks=[
+            task('variables end check', 'moodle_set_enrol_end', end_check, {'check_mode': True}),
+            task('given option end check', 'moodle_set_enrol_end', dict(end_check, moodle_url=sim.url),
+                 {'check_mode': True, 'vars': {'moodle_url': CLOSED_URL}}),
+            task('variables over environment end check', 'moodle_set_enrol_end', end_check,
+                 {'check_mode': True, 'environment': {'MOODLE_URL': CLOSED_URL}})]),
         dict(hosts='ssh_course', gather_facts=False, ignore_unreachable=True, tasks=[
             task('ssh end check', 'moodle_set_enrol_end', dict(connection, **end_check), {'check_mode': True}),
             task('delegated end check', 'moodle_set_enrol_end', dict(connection, **end_check),
@@ -128,12 +137,15 @@ def playbook(sim, backups, results):
     ]
 
 
-def inventory(port):
+def inventory(port, sim):
     python = sys.executable
+    variables = {'moodle_url': sim.url, 'moodle_token': TOKEN}
     return {'all': {'vars': {'ansible_python_interpreter': python}, 'hosts': {
         'localhost': {'ansible_connection': 'local'},
         'course_local': {'ansible_connection': 'local'},
         'remote_course': {'ansible_connection': 'cemu_test_remote'},
+        'course_variables': dict(variables, ansible_connection='local'),
+        'remote_variables': dict(variables, ansible_connection='cemu_test_remote'),
         'ssh_course': {'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': port,
                        'ansible_ssh_timeout': 10},
     }}}
@@ -166,7 +178,7 @@ def played():
         with open(os.path.join(workdir, 'play.yml'), 'w') as handle:
             yaml.safe_dump(playbook(sim, os.path.join(workdir, 'backups'), results), handle, sort_keys=False)
         with open(os.path.join(workdir, 'inventory.yml'), 'w') as handle:
-            yaml.safe_dump(inventory(ssh_port.getsockname()[1]), handle)
+            yaml.safe_dump(inventory(ssh_port.getsockname()[1], sim), handle)
         env = dict(_environment(workdir), MOODLE_TOKEN=TOKEN)
         completed = subprocess.run(
             [sys.executable, '-m', 'ansible.cli.playbook', '-vvv', '-i', 'inventory.yml', 'play.yml'],
@@ -266,3 +278,24 @@ def test_over_ssh_the_module_goes_to_the_host_and_delegating_to_localhost_works(
     delegated = played['hosts']['ssh_course']['delegated_end_check']
     assert not delegated.get('failed') and not delegated.get('unreachable'), delegated
     assert delegated == played['hosts']['course_local']['host_end_check']
+
+
+def test_the_hosts_variables_give_the_connection_when_the_task_does_not(played):
+    """moodle_url from the host's variables (nothing else sets it), in the worker and in a module process."""
+    expected = played['hosts']['course_local']['host_end_check']
+    for host in ('course_variables', 'remote_variables'):
+        result = played['hosts'][host]['variables_end_check']
+        assert not result.get('failed'), (host, result.get('msg'))
+        assert result == expected, host
+    assert TOKEN not in played['output']['variables end check']
+
+
+def test_an_option_of_the_task_wins_over_the_hosts_variable_and_the_variable_over_the_environment(played):
+    """A host variable moodle_url naming a closed port loses to the task's option; MOODLE_URL naming one
+    loses to the host's variable."""
+    expected = played['hosts']['course_local']['host_end_check']
+    for host in ('course_variables', 'remote_variables'):
+        for name in ('given_option_end_check', 'variables_over_environment_end_check'):
+            result = played['hosts'][host][name]
+            assert not result.get('failed'), (host, name, result.get('msg'))
+            assert result == expected, (host, name)
