@@ -58,8 +58,8 @@ CORE_FUNCTION = 'enrol_manual_enrol_users'
 CORE_FIELDS_PER_ROW = 6                 # roleid, userid, courseid, timestart, timeend, suspend
 WWW = ['runuser', '-u', 'www-data', '--']
 # the playbook's tasks, grouped as the README's table shows them (junit names are "<play>: <task>")
-STAGES = (('site check', ('Check each Moodle site', 'Stop the course before', 'Check that every course',
-                          'Check the keep_access variables')),
+STAGES = (('site check', ('Check each Moodle site', 'Set aside the courses', 'Stop the course before',
+                          'Check that every course', 'Check the keep_access variables')),
           ('backup', ('Back up the automatic enrolments', 'Make a temporary backup folder')),
           ('restore', ('Restore them as manual enrolments',)),
           ('end dates', ('Set the end date of the manual enrolments',)),
