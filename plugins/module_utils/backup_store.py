@@ -92,7 +92,7 @@ class BackupStore:
 
     def write_backup(self, document, moment):
         """Write a new backup file; never replaces an existing one. Returns its path."""
-        _make_private_dirs(self.course_dir)
+        make_private_dirs(self.course_dir)
         path = os.path.join(self.course_dir, backup_file_name(moment))
         atomic_write(path, _dump(document), overwrite=False)
         return path
@@ -159,7 +159,7 @@ class BackupStore:
                        'backup_file': os.path.basename(backup_path),
                        'course': dict((k, self.course.get(k)) for k in ('id', 'shortname', 'idnumber', 'fullname')),
                        'site': {'url': self.site_url}})
-        _make_private_dirs(self.records_dir)
+        make_private_dirs(self.records_dir)
         path = self.record_path(backup_path)
         atomic_write(path, _dump(record), overwrite=True)
         return path
@@ -279,7 +279,7 @@ def _compact(value):
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _make_private_dirs(path):
+def make_private_dirs(path):
     """Create ``path`` and missing parents with mode 0700."""
     missing = []
     current = path

@@ -14,9 +14,9 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import atomic_write
+from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import (
+    DIR_MODE, atomic_write, make_private_dirs)
 
-DIR_MODE = 0o700
 EXTENSIONS = ('json', 'csv')
 
 
@@ -32,9 +32,9 @@ def report_contents(summary, csv_text):
 
 
 def write_report(directory, file_stem, summary, csv_text):
-    """Write both files; return their paths. ``directory`` is created when missing and set to 0700."""
-    if not os.path.isdir(directory):
-        os.makedirs(directory, DIR_MODE)
+    """Write both files; return their paths. ``directory`` (and missing parents) is created 0700 when missing,
+    and an existing one set to 0700."""
+    make_private_dirs(directory)
     os.chmod(directory, DIR_MODE)
     paths = report_paths(directory, file_stem)
     contents = report_contents(summary, csv_text)

@@ -74,6 +74,7 @@ csv_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.cemu.moodle.plugins.module_utils.backup_store import BackupError
 from ansible_collections.cemu.moodle.plugins.module_utils.report_files import report_paths, write_report
 
 REPORT_KEYS = ('summary', 'csv', 'file_stem')
@@ -103,6 +104,8 @@ def run(module):
             paths = write_report(dest, report['file_stem'], report['summary'], report['csv'])
         except OSError as err:
             module.fail_json(msg='cannot write the run report in %s: %s' % (dest, err.strerror or err))
+        except BackupError as err:      # a folder that could not be created
+            module.fail_json(msg='cannot write the run report in %s: %s' % (dest, err))
     module.exit_json(changed=True, json_file=paths['json'], csv_file=paths['csv'])
 
 

@@ -44,6 +44,12 @@ def test_both_files_are_written_private_in_a_private_folder(tmp_path):
     assert sorted(os.listdir(str(dest))) == sorted(os.path.basename(result[k]) for k in ('json_file', 'csv_file'))
 
 
+def test_missing_parent_folders_are_made_private_like_the_backup_folders(tmp_path):
+    dest = tmp_path / 'cemu.moodle' / 'reports'
+    write(dest)
+    assert mode(tmp_path / 'cemu.moodle') == 0o700 and mode(dest) == 0o700
+
+
 def test_an_existing_folder_is_made_private_and_other_files_stay(tmp_path):
     dest = tmp_path / 'reports'
     dest.mkdir(mode=0o755)
