@@ -50,8 +50,10 @@ CONNECTION_VARIABLES = (
     ('batch_size', 'moodle_batch_size'),
     ('max_input_vars', 'moodle_max_input_vars'),
 )
-# Jinja plugins that role keep_access templates for every course (see warm_jinja_plugins)
-COURSE_FILTERS = ('ansible.builtin.bool', 'cemu.moodle.keep_access_course_end', 'cemu.moodle.keep_access_site_failure')
+# Jinja plugins that role keep_access templates for every course (see warm_jinja_plugins): any builtin name
+# loads every builtin filter file; keep_access_course_end in the steps, keep_access_course_stop in the role's
+# per-course stop task (its file also holds keep_access_site_failure)
+COURSE_FILTERS = ('ansible.builtin.bool', 'cemu.moodle.keep_access_course_end', 'cemu.moodle.keep_access_course_stop')
 COURSE_TESTS = ('ansible.builtin.defined',)
 
 
