@@ -101,6 +101,21 @@ class KeepAccessApi:
             raise _ambiguous_course_error(text, by, distinct)
         return course_summary(matches[0][1])
 
+    def read_course_by_id(self, value):
+        """(course, merged enrolment answer) of the course whose id ``value`` is: one read instead of a lookup
+        and a read; the companion's answer names the course. A course it does not find is 'coursenotfound',
+        as find_course() says it."""
+        text = str(value if value is not None else '').strip()
+        course_lookup_fields(text, 'id')
+        try:
+            answer = self.read_course_enrolments(int(text))
+        except MoodleError as err:
+            if err.errorcode != 'coursenotfound':
+                raise
+            raise MoodleError("course '%s' not found (looked up by id)" % text,
+                              function=GET_ENROLMENTS_FUNCTION, errorcode='coursenotfound') from None
+        return course_summary(answer['course']), answer
+
     def _courses_by(self, field, value):
         answer = self._call(COURSE_LOOKUP_FUNCTION,
                             {'field': field, 'value': int(value) if field == 'id' else value})

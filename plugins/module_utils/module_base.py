@@ -100,6 +100,7 @@ class MoodleModule:
         self._client = None
         self._api = None
         self._course = None
+        self._unread_answer = None      # the enrolments read that found the course by id, not yet planned on
 
     def _require_libraries(self, needs_jmespath):
         if not HAS_REQUESTS:
@@ -149,17 +150,30 @@ class MoodleModule:
 
     @property
     def course(self):
-        """The course named by the course options: {id, shortname, idnumber, fullname}."""
+        """The course named by the course options: {id, shortname, idnumber, fullname}.
+
+        By id (course_by id) the course is known from the first read of its enrolments, which every
+        course module makes anyway: read_course_state() gives that read once instead of reading again.
+        """
         if self._course is None:
             with self.moodle_errors():
-                self._course = self.api.find_course(self.params['course'], self.params['course_by'])
+                if self.params['course_by'] == 'id':
+                    self._course, self._unread_answer = self.api.read_course_by_id(self.params['course'])
+                else:
+                    self._course = self.api.find_course(self.params['course'], self.params['course_by'])
         return self._course
 
     def read_course_state(self, course=None):
-        """(course, CourseState) of ``course`` (default: the one the course options name), read in full."""
+        """(course, CourseState) of ``course`` (default: the one the course options name), read in full.
+
+        The read that found the course by id counts as the first read of its state; any later call reads
+        again (e.g. once the course is claimed)."""
         course = course or self.course
+        answer, self._unread_answer = self._unread_answer, None
         with self.moodle_errors():
-            state = CourseState.from_api(self.api.read_course_enrolments(course['id']))
+            if answer is None or int(answer['course']['id']) != int(course['id']):
+                answer = self.api.read_course_enrolments(course['id'])
+            state = CourseState.from_api(answer)
         # The companion plugin's identity is complete: Moodle leaves idnumber out of
         # core_course_get_courses_by_field for a token without moodle/course:update.
         return dict(course, **state.course), state

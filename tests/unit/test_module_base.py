@@ -134,6 +134,32 @@ def test_read_course_state_reads_every_page_of_the_named_course(stub, capsys):
         [('courseid', '2'), ('fromuserid', '0')], [('courseid', '2'), ('fromuserid', '5')]]
 
 
+def test_a_course_by_id_is_found_by_its_first_read(stub, capsys):
+    """course_by id: the enrolments read names the course (complete, idnumber included); it is the state's
+    first read, and only a later read (after a claim) asks Moodle again."""
+    stub.on(GET_ENROLMENTS_FUNCTION, lambda params: enrolments_page([(5, 'student0005')], next_from=0))
+
+    def body(mm):
+        first = mm.read_course_state()
+        second = mm.read_course_state()
+        mm.exit(False, course=mm.course, first=first[0], second=second[0])
+
+    code, result = run_module(stub_args(stub, course='2', course_by='id'), body, capsys)
+    assert code == 0, result
+    assert result['course'] == result['first'] == result['second'] == COURSES[0]
+    assert stub.calls(COURSE_LOOKUP_FUNCTION) == []
+    assert len(stub.calls(GET_ENROLMENTS_FUNCTION)) == 2
+
+
+def test_a_missing_course_by_id_fails_with_the_lookup_message(stub, capsys):
+    stub.on(GET_ENROLMENTS_FUNCTION, lambda params: moodle_exception(
+        'coursenotfound', 'Course id 77 not found (the site front page is not a course here).'))
+    code, result = run_module(stub_args(stub, course='77', course_by='id'), lambda mm: mm.course, capsys)
+    assert code == 1
+    assert result['msg'] == "course '77' not found (looked up by id)"
+    assert result['errorcode'] == 'coursenotfound'
+
+
 def enrolments_page(users, next_from):
     """A local_keepaccess_get_course_enrolments page of course 2: manual instance 10, the given users."""
     return {'course': COURSES[0], 'timezone': 'Europe/Berlin', 'pluginversion': 2026112900,
