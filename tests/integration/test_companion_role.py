@@ -23,7 +23,7 @@ from tests.companion_role_runner import run_role
 pytestmark = pytest.mark.skipif(shutil.which('php') is None, reason='php (php8.2-cli) is needed by the fake Moodle')
 
 SHIPPED = os.path.join(REPO_ROOT, 'roles', 'moodle_companion', 'files', 'local_keepaccess')
-SHIPPED_VERSION = '2026120130'
+SHIPPED_VERSION = '2026120200'
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fake_moodle')
 LOG = 'fake-invocations.log'
 DB = 'fake-db.json'

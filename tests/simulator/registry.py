@@ -11,7 +11,7 @@ SITE_VERSIONS = {
     '4.5': {'release': '4.5 (Build: 20241007)', 'version': '2024100700', 'showactivitydates': False},
     '5.1': {'release': '5.1.3 (Build: 20260216)', 'version': '2025100603', 'showactivitydates': True},
 }
-PLUGIN_VERSION = 2026120130
+PLUGIN_VERSION = 2026120200
 
 # Service `keep_access` of local_keepaccess (docs/design.md).
 KEEP_ACCESS_SERVICE = (

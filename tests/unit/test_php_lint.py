@@ -121,6 +121,6 @@ def test_version_file_names_the_component_and_supports_moodle_4_1_to_5_1():
     plugin = json.loads(result.stdout)
 
     assert plugin['component'] == 'local_keepaccess'
-    assert plugin['version'] == 2026120130
+    assert plugin['version'] == 2026120200
     assert plugin['requires'] == 2022112800
     assert plugin['supported'] == [401, 501]

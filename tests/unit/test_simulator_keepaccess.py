@@ -64,7 +64,7 @@ def test_mixed_course_answer_shape(demo):
     assert [(i['enrol'], i['sendwelcome'], bool(i['cohortid'])) for i in answer['instances']] == [
         ('manual', 1, False), ('database', 0, False), ('cohort', 0, True)]
     assert answer['course']['idnumber'] == 'DEMO-MIX301' and answer['nextfromuserid'] == 0
-    assert (answer['timezone'], answer['pluginversion']) == ('Europe/Berlin', 2026120130)
+    assert (answer['timezone'], answer['pluginversion']) == ('Europe/Berlin', 2026120200)
     assert (answer['inheritedroleassignments'], answer['assignableroles']) == ([], [1, 3, 4, 5])
     statuses = {(ue['enrol'], ue['status']) for ue in answer['userenrolments']}
     assert statuses == {('database', 0), ('cohort', 0), ('manual', 0), ('manual', 1)}

@@ -57,8 +57,8 @@ CHECK_ORDER = {
                                 'course_guard::require_valid_runid', 'course_guard::lock',
                                 'course_guard::require_writable', 'plan_rows',
                                 "require_capability('enrol/manual:manage'", 'start_delegated_transaction',
-                                'apply_plan', '$roles->write()', 'history::insert_all', 'with_new_ueids',
-                                'allow_commit', '$lock->release()'],
+                                'apply_plan', 'with_new_ueids', '$created->write()', '$roles->write()',
+                                'history::insert_all', 'allow_commit', '$lock->release()'],
     'remove_manual_enrolments': ['validate_parameters', 'course_target::load', 'validate_context',
                                  'require_unique_users', 'require_known_users', 'require_assignable_roles',
                                  "require_capability('enrol/manual:unenrol'", 'require_manual_instance()',
@@ -86,14 +86,20 @@ HELPER_ORDER = {
         "require_capability('moodle/role:assign'", 'get_assignable_roles', "'cannotassignrole'"],
     ('classes/external/apply_manual_enrolments.php', 'plan_row'): ['require_valid_status', 'require_valid_times'],
     # a role already held is left alone, one the caller may not assign is skipped (never an error);
-    # the history row is built after the row's enrolment and roles (both written once per call, after the rows)
+    # the history row is built after the row's enrolment and roles (new enrolments and role copies are written
+    # once per call, after the rows: new enrolments first)
     ('classes/external/apply_manual_enrolments.php', 'apply_plan'): [
-        'enrol_user', 'update_user_enrol', 'array_unique', '$heldroles[$roleid]', '$assignable[$roleid]',
+        '$created->add(', 'update_user_enrol', 'array_unique', '$heldroles[$roleid]', '$assignable[$roleid]',
         '$skipped[] = $roleid', '$roles->add(', 'history::build', "'rolesskipped' => $skipped"],
     # what role_assign() does for each assignment: users checked, rows, users dirty, category caches, event
     ('classes/local/role_copies.php', 'write'): [
-        'require_live_users', "insert_records('role_assignments'", 'ids_of', 'mark_user_dirty',
+        'require_live_users', "insert_records('role_assignments'", 'ids_of', 'mark_users_dirty',
         'role_assignment_changed', 'announce'],
+    # what enrol_user() does for each new enrolment: rows, then per row event, contacts cache, hook, grades
+    ('classes/local/new_enrolments.php', 'write'): ["insert_records('user_enrolments'", 'ids_of', 'announce'],
+    ('classes/local/new_enrolments.php', 'announce'): [
+        'user_enrolment_created::create', 'trigger()', 'user_enrolment_changed', 'after_user_enrolled',
+        'grade_recover_history_grades'],
     ('classes/local/role_copies.php', 'announce'): [
         'role_assigned::create', 'add_record_snapshot', 'trigger()', 'after_role_assigned'],
     ('classes/external/get_course_enrolments.php', 'execute'): [

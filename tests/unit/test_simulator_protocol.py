@@ -102,7 +102,7 @@ def test_site_info_reports_the_simulated_version(sim):
     info = call(sim.url, sim.token, 'core_webservice_get_site_info')
     assert (info['release'], info['version'], info['siteurl']) == ('5.1.3 (Build: 20260216)', '2025100603', sim.url)
     versions = {f['name']: f['version'] for f in info['functions']}
-    assert versions['local_keepaccess_get_course_enrolments'] == '2026120130'
+    assert versions['local_keepaccess_get_course_enrolments'] == '2026120200'
     assert versions['enrol_manual_enrol_users'] == '2025100603'
 
 

@@ -46,7 +46,7 @@ def only_reads(sim):
 def test_a_sound_site_passes_with_its_time_zone_plugin_version_and_the_end_in_that_zone(sim, capsys):
     result = run(sim, capsys, end='2099-06-30')
     assert not result.get('failed') and result['changed'] is False
-    assert (result['timezone'], result['plugin_version']) == ('Europe/Berlin', 2026120130)
+    assert (result['timezone'], result['plugin_version']) == ('Europe/Berlin', 2026120200)
     assert result['end_iso'] == '2099-06-30T23:59:59+02:00' and result['run_id'].startswith('ka-')
     assert only_reads(sim)
 

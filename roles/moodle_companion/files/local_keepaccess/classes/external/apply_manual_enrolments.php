@@ -28,6 +28,7 @@ use core_external\external_value;
 use local_keepaccess\local\course_guard;
 use local_keepaccess\local\course_target;
 use local_keepaccess\local\history;
+use local_keepaccess\local\new_enrolments;
 use local_keepaccess\local\request_checks;
 use local_keepaccess\local\role_copies;
 use stdClass;
@@ -42,9 +43,10 @@ use stdClass;
  * cannot assign; the enrolment is written anyway.
  * Under the course's lock it checks the run's claim (course_guard) and records in the history
  * table, in the same transaction, what it changed for each user.
- * Enrolments go through the enrolment API one by one (enrol_user(), update_user_enrol(): their events,
- * hooks and caches); the role copies, the history rows and the new enrolments' ids are written or read
- * once for the whole call (role_copies says what role_assign() does that they do too).
+ * Changed enrolments go through the enrolment API one by one (update_user_enrol(): its event and caches);
+ * the new enrolments, the role copies and the history rows are written once for the whole call, new
+ * enrolments first (new_enrolments says what enrol_user() does that they do too, role_copies what
+ * role_assign() does).
  *
  * @package    local_keepaccess
  * @copyright  cemu.moodle contributors
@@ -117,17 +119,18 @@ class apply_manual_enrolments extends external_api {
             $heldroles = request_checks::manual_roles_of($userids, $target);
 
             $transaction = $DB->start_delegated_transaction();
-            $newinstance = self::instance_for_new_enrolments($instance, !empty($params['sendwelcome']));
+            $created = new new_enrolments($target, $instance,
+                self::instance_for_new_enrolments($instance, !empty($params['sendwelcome'])));
             $roles = new role_copies($target);
             $results = [];
             $records = [];
             foreach ($plans as $plan) {
-                [$results[], $records[]] = self::apply_plan($plan, $instance, $newinstance,
+                [$results[], $records[]] = self::apply_plan($plan, $instance, $created,
                     $heldroles[$plan['userid']] ?? [], $assignable, $target, $run, $roles);
             }
+            $results = self::with_new_ueids($results, $created->write());
             $roles->write();
             history::insert_all(array_values(array_filter($records)));
-            $results = self::with_new_ueids($results, $instance);
             $transaction->allow_commit();
         } finally {
             $lock->release();
@@ -136,17 +139,17 @@ class apply_manual_enrolments extends external_api {
     }
 
     /**
-     * The instance object handed to enrol_user() for new enrolments.
+     * The instance object the after_user_enrolled hook gets for new enrolments (new_enrolments).
      *
      * Since Moodle 4.4 the welcome message is not sent by enrol_user() itself: enrol_user() dispatches
      * the \core_enrol\hook\after_user_enrolled hook with the instance object it was given, and
      * enrol_manual's callback (user_enrolment_callbacks::send_course_welcome_message) sends the
-     * message when that object's customint1 is set. Handing enrol_user() a copy of the instance whose
-     * customint1 is 0 (ENROL_DO_NOT_SEND_EMAIL) therefore enrols through the normal API (events, caches,
-     * grade recovery, other hook listeners) without the message, and without touching the instance
-     * row in the database, so no other request can see a changed setting. Moodle 4.1 to 4.3 send no
-     * manual welcome message at all. With sendwelcome=1 the real instance is used and the course's
-     * own setting decides.
+     * message when that object's customint1 is set. new_enrolments dispatches the same hook; handing it
+     * a copy of the instance whose customint1 is 0 (ENROL_DO_NOT_SEND_EMAIL) therefore enrols with
+     * everything enrol_user() gives (events, caches, grade recovery, other hook listeners) but the
+     * message, and without touching the instance row in the database, so no other request can see a
+     * changed setting. Moodle 4.1 to 4.3 send no manual welcome message at all. With sendwelcome=1 the
+     * real instance is used and the course's own setting decides.
      *
      * @param stdClass $instance the course's manual instance
      * @param bool $sendwelcome
@@ -210,11 +213,11 @@ class apply_manual_enrolments extends external_api {
     }
 
     /**
-     * Writes one planned row's enrolment and queues its missing manual role assignments.
+     * Writes one planned row's changed enrolment, queues its new enrolment and its missing manual role assignments.
      *
      * @param array $plan from plan_row()
      * @param stdClass $instance the manual instance
-     * @param stdClass $newinstance the instance object used to create enrolments
+     * @param new_enrolments $created where new enrolments are queued
      * @param array $heldroles [roleid => true] manual roles the user holds already
      * @param array $assignable [roleid => true] roles the caller may assign in the course
      * @param course_target $target
@@ -222,16 +225,15 @@ class apply_manual_enrolments extends external_api {
      * @param role_copies $roles where the role copies are queued
      * @return array the row's result (ueid 0 for a created enrolment, see with_new_ueids()) and its history row or null
      */
-    private static function apply_plan(array $plan, stdClass $instance, stdClass $newinstance, array $heldroles,
+    private static function apply_plan(array $plan, stdClass $instance, new_enrolments $created, array $heldroles,
             array $assignable, course_target $target, array $run, role_copies $roles): array {
-        $plugin = enrol_get_plugin('manual');
         $userid = $plan['userid'];
         $values = $plan['values'];
         if ($plan['result'] === 'created') {
-            $plugin->enrol_user($newinstance, $userid, null, $values['timestart'], $values['timeend'], $values['status']);
+            $created->add($userid, $values['timestart'], $values['timeend'], $values['status']);
         } else if ($plan['result'] === 'updated') {
-            $plugin->update_user_enrol($instance, $userid, $values['status'] ?? null, $values['timestart'] ?? null,
-                $values['timeend'] ?? null);
+            enrol_get_plugin('manual')->update_user_enrol($instance, $userid, $values['status'] ?? null,
+                $values['timestart'] ?? null, $values['timeend'] ?? null);
         }
         $rolesbefore = array_keys($heldroles);
         $assigned = [];
@@ -255,21 +257,16 @@ class apply_manual_enrolments extends external_api {
     }
 
     /**
-     * The results with the ids of the enrolments the call created (read in one query).
+     * The results with the ids of the enrolments the call created.
      *
      * @param array $results from apply_plan()
-     * @param stdClass $instance the manual instance
+     * @param int[] $newids [userid => id] from new_enrolments::write()
      * @return array
      */
-    private static function with_new_ueids(array $results, stdClass $instance): array {
-        $created = array_column(array_filter($results, fn($result) => $result['result'] === 'created'), 'userid');
-        if (!$created) {
-            return $results;
-        }
-        $enrolments = request_checks::enrolments_of($created, (int) $instance->id);
+    private static function with_new_ueids(array $results, array $newids): array {
         foreach ($results as $i => $result) {
             if ($result['result'] === 'created') {
-                $results[$i]['ueid'] = (int) $enrolments[$result['userid']]->id;
+                $results[$i]['ueid'] = $newids[$result['userid']];
             }
         }
         return $results;
