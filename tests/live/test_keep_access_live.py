@@ -53,7 +53,14 @@ def world(live, tmp_path_factory):
         'moodle_validate_certs': live.validate_certs,
     }, extra={'shortname_pattern': '^KA[1-4]$', 'validate_certs': live.validate_certs})
     return {'live': live, 'tmp': tmp, 'inventory': inventory, 'before': before, 'runs': {},
-            'welcome_before': live.welcome_messages() if live.has_sql else None}
+            'welcome_before': live.welcome_messages() if live.has_sql else None,
+            'ids_before': last_ids(live) if live.has_sql else None}
+
+
+def last_ids(live):
+    """The newest id of Moodle's standard log, user enrolments and role assignments (what came before a run)."""
+    return dict((table, live.sql_value('SELECT COALESCE(MAX(id), 0) FROM {p}%s' % table))
+                for table in ('logstore_standard_log', 'user_enrolments', 'role_assignments'))
 
 
 def run(world, name, *args):
@@ -233,6 +240,33 @@ def test_no_welcome_message_was_sent(world, live_sql):
     record('welcome messages stored (mdl_notifications, %s): %d before, %d after'
            % ('enrolcoursewelcomemessage', world['welcome_before'], after))
     assert after == world['welcome_before']
+
+
+def test_each_new_manual_enrolment_and_role_copy_is_in_moodles_log(world, live_sql):
+    """The conversion's writes fire Moodle's events as enrol_user() and role_assign() do: one
+    user_enrolment_created per new manual enrolment (its id the event's object) and one role_assigned per new
+    manual role copy, in Moodle's standard log."""
+    second_run(world)
+    since = world['ids_before']
+    for name in COURSES:
+        courseid = live_sql.sql_value("SELECT id FROM {p}course WHERE shortname = '%s'" % name)
+        enrolments = set(row[0] for row in live_sql.sql(
+            "SELECT ue.id FROM {p}user_enrolments ue JOIN {p}enrol e ON e.id = ue.enrolid "
+            "WHERE e.courseid = %d AND e.enrol = 'manual' AND ue.id > %d", courseid, since['user_enrolments']))
+        enrolled_events = set(row[0] for row in live_sql.sql(
+            "SELECT objectid FROM {p}logstore_standard_log WHERE id > %d AND courseid = %d "
+            "AND eventname LIKE '%%user_enrolment_created'", since['logstore_standard_log'], courseid))
+        copies = set(tuple(row) for row in live_sql.sql(
+            "SELECT ra.userid, ra.roleid FROM {p}role_assignments ra JOIN {p}context x ON x.id = ra.contextid "
+            "WHERE x.contextlevel = 50 AND x.instanceid = %d AND ra.component = '' AND ra.id > %d",
+            courseid, since['role_assignments']))
+        assigned_events = set(tuple(row) for row in live_sql.sql(
+            "SELECT relateduserid, objectid FROM {p}logstore_standard_log WHERE id > %d AND courseid = %d "
+            "AND contextlevel = 50 AND eventname LIKE '%%role_assigned'", since['logstore_standard_log'], courseid))
+        assert enrolments and enrolled_events == enrolments, name
+        assert copies and assigned_events == copies, name
+        record('events %s: %d user_enrolment_created for %d new manual enrolments, %d role_assigned for %d role '
+               'copies' % (name, len(enrolled_events), len(enrolments), len(assigned_events), len(copies)))
 
 
 def assert_converted(before, after, name):
