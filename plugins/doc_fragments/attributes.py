@@ -8,19 +8,20 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The attributes every module of the collection has (cemu.moodle.attributes); a module adds its details."""
+    """What every module of the collection does of the standard attributes (cemu.moodle.attributes).
+
+    Their descriptions come from ansible.builtin.action_common_attributes, listed after this fragment; a
+    module adds its details.
+    """
 
     DOCUMENTATION = r'''
 options: {}
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
     details:

@@ -32,18 +32,17 @@ options:
         C(file_stem) are used.
     type: dict
     required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - In check mode nothing is written; role C(cemu.moodle.keep_access) writes the report of a check run
         with C(check_mode=false).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
 '''

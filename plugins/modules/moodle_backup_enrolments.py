@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
   - cemu.moodle.attributes
+  - ansible.builtin.action_common_attributes
 options:
   methods:
     description:

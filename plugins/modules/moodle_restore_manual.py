@@ -49,6 +49,7 @@ extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
   - cemu.moodle.attributes
+  - ansible.builtin.action_common_attributes
   - cemu.moodle.run
 options:
   backup_file:
