@@ -119,7 +119,7 @@ class apply_manual_enrolments extends external_api {
             $heldroles = request_checks::manual_roles_of($userids, $target);
 
             $transaction = $DB->start_delegated_transaction();
-            $created = new new_enrolments($target, $instance,
+            $created = new new_enrolments($target,
                 self::instance_for_new_enrolments($instance, !empty($params['sendwelcome'])));
             $roles = new role_copies($target);
             $results = [];
@@ -128,9 +128,10 @@ class apply_manual_enrolments extends external_api {
                 [$results[], $records[]] = self::apply_plan($plan, $instance, $created,
                     $heldroles[$plan['userid']] ?? [], $assignable, $target, $run, $roles);
             }
-            $results = self::with_new_ueids($results, $created->write());
+            $newids = $created->write();
             $roles->write();
             history::insert_all(array_values(array_filter($records)));
+            $results = self::with_new_ueids($results, $newids);
             $transaction->allow_commit();
         } finally {
             $lock->release();

@@ -41,11 +41,9 @@ class new_enrolments {
     /** @var course_target the course */
     private $target;
 
-    /** @var stdClass the manual instance (its id) */
+    /** @var stdClass the manual instance object, as enrol_user() is given it (see
+     * apply_manual_enrolments::instance_for_new_enrolments()): its id, and the hook gets it */
     private $instance;
-
-    /** @var stdClass the instance object the hook gets (see apply_manual_enrolments::instance_for_new_enrolments()) */
-    private $hookinstance;
 
     /** @var array [userid => [timestart, timeend, status]] in request order */
     private $pending = [];
@@ -54,13 +52,11 @@ class new_enrolments {
      * Constructor.
      *
      * @param course_target $target
-     * @param stdClass $instance the course's manual instance
-     * @param stdClass $hookinstance the instance object handed to the after_user_enrolled hook
+     * @param stdClass $instance the course's manual instance, or the copy whose settings the hook is to see
      */
-    public function __construct(course_target $target, stdClass $instance, stdClass $hookinstance) {
+    public function __construct(course_target $target, stdClass $instance) {
         $this->target = $target;
         $this->instance = $instance;
-        $this->hookinstance = $hookinstance;
     }
 
     /**
@@ -121,7 +117,7 @@ class new_enrolments {
         $event->trigger();
         \core_course_category::user_enrolment_changed($courseid, $ue->userid, $ue->status, $ue->timestart, $ue->timeend);
         if (class_exists('\core_enrol\hook\after_user_enrolled')) {
-            $hook = new \core_enrol\hook\after_user_enrolled($this->hookinstance, $ue);
+            $hook = new \core_enrol\hook\after_user_enrolled($this->instance, $ue);
             \core\di::get(\core\hook\manager::class)->dispatch($hook);
         }
         if (!empty($CFG->recovergradesdefault)) {
@@ -129,7 +125,9 @@ class new_enrolments {
             grade_recover_history_grades($ue->userid, $courseid);
         }
         if ($ue->userid == $USER->id) {
-            unset($USER->enrol['enrolled'][$courseid]);
+            if (isset($USER->enrol['enrolled'][$courseid])) {
+                unset($USER->enrol['enrolled'][$courseid]);
+            }
             if (isset($USER->enrol['tempguest'][$courseid])) {
                 unset($USER->enrol['tempguest'][$courseid]);
                 remove_temp_course_roles($this->target->context);
