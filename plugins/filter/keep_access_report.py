@@ -64,6 +64,14 @@ def _users(value):
     return [u for u in (value or []) if isinstance(u, dict)]
 
 
+def _count(result, name, counted_as=None):
+    """How many users a step's result lists under ``name``; from its ``counts`` when the list was left
+    out (option user_lists=false: the per-user lists are left out, the counts stay)."""
+    if name in result:
+        return len(_users(result[name]))
+    return int((result.get('counts') or {}).get(counted_as or name) or 0)
+
+
 def _username(user):
     return user.get('username') or str(user.get('userid', '?'))
 
@@ -97,7 +105,7 @@ def _undo_record(record, restore):
     """Fill a course's record with what its undo (moodle_restore_manual state=absent) did."""
     info = restore.get('course') or {}
     record.update(state='absent', course_id=info.get('id'), shortname=info.get('shortname'),
-                  removed=len(_users(restore.get('removed'))), reverted=len(_users(restore.get('reverted'))),
+                  removed=_count(restore, 'removed'), reverted=_count(restore, 'reverted'),
                   roles_unassigned=int(restore.get('roles_unassigned') or 0), left_alone=_left_alone(restore))
 
 
@@ -125,14 +133,14 @@ def keep_access_course_result(backup, restore=None, end_result=None, course=None
         record['backup_file'] = restore.get('backup_file') or backup.get('backup_file')
     record['backup_written'] = bool(backup.get('backup_written'))
     record['missing_methods'] = [str(m) for m in backup.get('missing_methods') or ()]
-    record['created'] = len(_users(restore.get('created')))
-    record['updated'] = len(_users(restore.get('updated')))
-    record['unchanged'] = len(_users(restore.get('unchanged')))
+    record['created'] = _count(restore, 'created')
+    record['updated'] = _count(restore, 'updated')
+    record['unchanged'] = _count(restore, 'unchanged')
     record['converted'] = record['created'] + record['updated']
     record['skipped'] = _skipped_users(restore)
     record['end'] = end_result.get('end_iso')
     # end dates written with the restore (its option end_date) and by the end-date step
-    record['end_dates_set'] = len(_users(restore.get('end_dates_set'))) + len(_users(end_result.get('changed_users')))
+    record['end_dates_set'] = _count(restore, 'end_dates_set') + _count(end_result, 'changed_users', 'changed')
     if failure is not None:
         record['status'] = 'failed'
         record['failed_step'] = failed_step

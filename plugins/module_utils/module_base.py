@@ -40,6 +40,10 @@ except ImportError as import_error:  # pragma: no cover - depends on the host
 MINIMUM_VALUES = {'timeout': 1, 'batch_size': 1, 'max_input_vars': 100}
 # connection option -> environment variable it falls back to (an empty value is refused)
 NON_EMPTY_OPTIONS = (('moodle_url', 'MOODLE_URL'), ('moodle_token', 'MOODLE_TOKEN'))
+# the results that list every user a step read or changed (their length grows with the course);
+# option user_lists=false leaves them out (doc fragment cemu.moodle.results)
+USER_LIST_RESULTS = ('users', 'created', 'updated', 'unchanged', 'end_dates_set', 'removed', 'reverted',
+                     'changed_users')
 
 
 def connection_argument_spec():
@@ -63,6 +67,11 @@ def course_argument_spec():
     )
 
 
+def results_argument_spec():
+    """Options of doc fragment cemu.moodle.results."""
+    return dict(user_lists=dict(type='bool', default=True))
+
+
 def client_from_params(params):
     """A MoodleClient configured by the connection options."""
     return MoodleClient(
@@ -72,10 +81,11 @@ def client_from_params(params):
 
 
 def full_argument_spec(argument_spec=None, with_course=True):
-    """A module's whole argument spec: the connection (and course) options and its own."""
+    """A module's whole argument spec: the connection (and course and results) options and its own."""
     spec = connection_argument_spec()
     if with_course:
         spec.update(course_argument_spec())
+        spec.update(results_argument_spec())
     spec.update(argument_spec or {})
     return spec
 
@@ -214,7 +224,11 @@ class MoodleModule:
 
     def exit(self, changed, before=None, after=None, lines=None, **result):
         """exit_json with ``changed`` and, when run with --diff, ``diff``: the readable ``lines`` (see
-        module_utils/diff_lines.py; then ``before``/``after`` go to ``user_changes``), else {before, after}."""
+        module_utils/diff_lines.py; then ``before``/``after`` go to ``user_changes``), else {before, after}.
+        With ``user_lists`` false the per-user lists (USER_LIST_RESULTS) are left out; counts stay."""
+        if self.params.get('user_lists') is False:
+            for name in USER_LIST_RESULTS:
+                result.pop(name, None)
         if self.diff_mode and lines is not None:
             result.update(prepared_diff(lines, before or {}, after or {}))
         elif self.diff_mode and (before is not None or after is not None):

@@ -411,7 +411,8 @@ class RestorePlan:
 
     def counts(self):
         return dict((name, len(getattr(self, name)))
-                    for name in ('created', 'updated', 'unchanged', 'skipped', 'roles_skipped', 'kept_suspended'))
+                    for name in ('created', 'updated', 'unchanged', 'skipped', 'roles_skipped', 'kept_suspended',
+                                 'end_dates_set'))
 
     def record_changes(self, applied=False):
         """What the restore record keeps; once ``applied``, the users it settled too."""

@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
+  - cemu.moodle.results
   - cemu.moodle.attributes
   - ansible.builtin.action_common_attributes
 options:
@@ -132,7 +133,7 @@ counts:
   sample: {database: {active: 24, suspended: 1}, cohort: {active: 6, suspended: 0}}
 users:
   description: The backed-up user enrolments.
-  returned: success
+  returned: unless O(user_lists=false)
   type: list
   elements: dict
   contains:

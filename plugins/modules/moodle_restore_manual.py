@@ -48,6 +48,7 @@ author:
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
+  - cemu.moodle.results
   - cemu.moodle.attributes
   - ansible.builtin.action_common_attributes
   - cemu.moodle.run
@@ -243,7 +244,7 @@ manual_instance_id:
   sample: 10
 created:
   description: Users whose manual enrolment is (or would be) created.
-  returned: O(state=present)
+  returned: O(state=present), unless O(user_lists=false)
   type: list
   elements: dict
   contains:
@@ -256,13 +257,13 @@ created:
   sample: [{userid: 5, username: student0001}]
 updated:
   description: Users whose active manual enrolment or manual roles change.
-  returned: O(state=present)
+  returned: O(state=present), unless O(user_lists=false)
   type: list
   elements: dict
   sample: []
 unchanged:
   description: Users who already hold everything the backup gives them.
-  returned: O(state=present)
+  returned: O(state=present), unless O(user_lists=false)
   type: list
   elements: dict
   sample: []
@@ -303,11 +304,12 @@ roles_assigned:
   sample: 31
 counts:
   description:
-    - Number of users per outcome, and of role copies skipped (C(roles_skipped)).
+    - Number of users per outcome, of role copies skipped (C(roles_skipped)) and of end dates set with
+      O(end_date) (C(end_dates_set)).
     - With O(state=absent), C(removed), C(reverted), C(roles_unassigned) and C(left_alone) (fields).
   returned: success
   type: dict
-  sample: {created: 30, updated: 1, unchanged: 0, skipped: 1, roles_skipped: 1, kept_suspended: 1}
+  sample: {created: 30, updated: 1, unchanged: 0, skipped: 1, roles_skipped: 1, kept_suspended: 1, end_dates_set: 30}
 restore_record:
   description:
     - Path of the restore record (O(state=present)), or of the newest record used and deleted (O(state=absent)).
@@ -316,13 +318,13 @@ restore_record:
   type: str
 removed:
   description: Users whose manual enrolment the undo removes.
-  returned: O(state=absent)
+  returned: O(state=absent), unless O(user_lists=false)
   type: list
   elements: dict
   sample: [{userid: 5, username: student0001}]
 reverted:
   description: Users whose earlier manual enrolment gets its start, end or status back.
-  returned: O(state=absent)
+  returned: O(state=absent), unless O(user_lists=false)
   type: list
   elements: dict
   sample: []
@@ -367,7 +369,7 @@ end_dates_set:
     - With O(end_date), the users whose end this restore sets in the same write, with the end before (as the
       restore alone would leave it) and after (Unix time, 0 = no end), as
       RV(cemu.moodle.moodle_set_enrol_end#module:changed_users) would list them.
-  returned: with O(end_date) and O(state=present)
+  returned: with O(end_date) and O(state=present), unless O(user_lists=false)
   type: list
   elements: dict
   contains:

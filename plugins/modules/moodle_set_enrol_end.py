@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - cemu.moodle.connection
   - cemu.moodle.course
+  - cemu.moodle.results
   - cemu.moodle.attributes
   - ansible.builtin.action_common_attributes
   - cemu.moodle.run
@@ -210,7 +211,7 @@ timezone:
   sample: Europe/Berlin
 changed_users:
   description: Users whose end changes, with the end before and after (Unix time, 0 = no end).
-  returned: success
+  returned: unless O(user_lists=false)
   type: list
   elements: dict
   contains:

@@ -193,9 +193,9 @@ def test_fresh_controller_plans_no_end_date_clearing_and_changes_nothing(fresh_c
     restores, ends = task_results(result, RESTORE_TASK), task_results(result, END_TASK)
     for name in COURSES:
         restore = restores[name]
-        assert restore['changed'] is False and restore['updated'] == [] and restore['created'] == [], name
+        assert restore['changed'] is False and restore['counts']['updated'] == restore['counts']['created'] == 0, name
         assert restore['diff'] == {} or not restore['diff'].get('after'), (name, restore.get('diff'))
-        assert ends[name]['changed'] is False and ends[name]['changed_users'] == [], name
+        assert ends[name]['changed'] is False and ends[name]['counts']['changed'] == 0, name
     if mode == 'check':
         # the plan: every user the restore plans for keeps the end date Moodle holds now
         for name in COURSES:

@@ -9,6 +9,7 @@ import yaml
 
 from ansible_collections.cemu.moodle.plugins.doc_fragments import connection as connection_fragment
 from ansible_collections.cemu.moodle.plugins.doc_fragments import course as course_fragment
+from ansible_collections.cemu.moodle.plugins.doc_fragments import results as results_fragment
 from ansible_collections.cemu.moodle.plugins.module_utils import module_base
 from ansible_collections.cemu.moodle.plugins.module_utils.keepaccess import COURSE_LOOKUP_FUNCTION, GET_ENROLMENTS_FUNCTION
 from ansible_collections.cemu.moodle.plugins.module_utils.module_base import (
@@ -232,6 +233,26 @@ def test_module_without_course_options(stub, capsys):
     assert code == 0 and result['label'] == ''
 
 
+USER_LISTS_RESULT = dict(created=[{'userid': 5, 'username': 's01'}], updated=[], unchanged=[], removed=[], reverted=[],
+                         end_dates_set=[], changed_users=[], users=[{'userid': 5, 'username': 's01'}],
+                         skipped_users=[{'userid': 6, 'username': 's02', 'reason': 'deleted'}],
+                         kept_suspended=[], left_alone=[], counts={'created': 1, 'skipped': 1})
+
+
+def test_results_list_every_user_by_default(stub, capsys):
+    _code, result = run_module(stub_args(stub), lambda mm: mm.exit(True, **USER_LISTS_RESULT), capsys)
+    assert result['created'] == [{'userid': 5, 'username': 's01'}] and result['users'] == result['created']
+
+
+def test_user_lists_false_leaves_out_the_lists_of_every_user_and_keeps_counts_and_users_to_look_at(stub, capsys):
+    _code, result = run_module(stub_args(stub, user_lists=False), lambda mm: mm.exit(True, **USER_LISTS_RESULT),
+                               capsys)
+    assert not set(module_base.USER_LIST_RESULTS) & set(result)
+    assert result['counts'] == {'created': 1, 'skipped': 1}
+    assert result['skipped_users'] == [{'userid': 6, 'username': 's02', 'reason': 'deleted'}]
+    assert 'kept_suspended' in result and 'left_alone' in result
+
+
 def test_check_mode_is_supported_by_default(stub, capsys):
     _code, result = run_module(stub_args(stub, _ansible_check_mode=True),
                                lambda mm: mm.exit(False, check=mm.check_mode), capsys)
@@ -243,6 +264,7 @@ def test_check_mode_is_supported_by_default(stub, capsys):
 @pytest.mark.parametrize('fragment, spec', [
     (connection_fragment, connection_argument_spec()),
     (course_fragment, course_argument_spec()),
+    (results_fragment, module_base.results_argument_spec()),
 ])
 def test_doc_fragment_matches_the_argument_spec(fragment, spec):
     documented = yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)['options']

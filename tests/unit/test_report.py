@@ -45,6 +45,25 @@ def test_course_result_counts_converted_end_dates_and_skipped_users_with_reasons
                                  {'username': 'student0010', 'reason': 'kept_suspended'}]
 
 
+def without_user_lists(result):
+    """``result`` as a module returns it with user_lists=false: the per-user lists left out, counts kept."""
+    return dict((key, value) for key, value in result.items()
+                if key not in ('users', 'created', 'updated', 'unchanged', 'end_dates_set', 'removed', 'reverted',
+                               'changed_users'))
+
+
+def test_course_result_counts_from_the_counts_when_the_steps_left_out_their_user_lists():
+    restore = dict(without_user_lists(RESTORE), counts={
+        'created': 2, 'updated': 1, 'unchanged': 1, 'skipped': 1, 'roles_skipped': 1, 'kept_suspended': 1,
+        'end_dates_set': 2})
+    record = keep_access_course_result(BACKUP, restore, without_user_lists(END), course='KA1', site=SITE)
+    full = keep_access_course_result(BACKUP, dict(RESTORE, end_dates_set=[{'userid': 5}, {'userid': 6}]), END,
+                                     course='KA1', site=SITE)
+    assert (record['converted'], record['created'], record['updated'], record['unchanged']) == (3, 2, 1, 1)
+    assert record['end_dates_set'] == 4 == full['end_dates_set']
+    assert record == full
+
+
 def test_course_result_is_ok_when_no_step_changed_anything():
     record = keep_access_course_result(unchanged(BACKUP), unchanged(RESTORE), unchanged(END), course='KA1', site=SITE)
     assert record['status'] == 'ok'
@@ -240,6 +259,13 @@ def test_an_undo_says_per_course_what_was_reverted_and_what_was_left_alone():
     row = next(csv.DictReader(io.StringIO(report['csv'])))
     assert (row['state'], row['removed'], row['left_alone']) == ('absent', '2', '1')
     assert report['summary']['totals']['left_alone'] == 1
+
+
+def test_an_undo_without_user_lists_counts_from_the_counts():
+    undo = dict(without_user_lists(UNDO), counts={'removed': 2, 'reverted': 1, 'roles_unassigned': 2, 'left_alone': 1})
+    record = keep_access_course_result(SKIPPED_TASK, undo, SKIPPED_TASK, course='KA1', site=SITE)
+    assert record == keep_access_course_result(SKIPPED_TASK, UNDO, SKIPPED_TASK, course='KA1', site=SITE)
+    assert (record['removed'], record['reverted']) == (2, 1)
 
 
 def test_an_undo_with_nothing_left_is_ok():
