@@ -10,8 +10,9 @@ cemu.moodle.courses, runs playbooks/keep_access.yml once (the conversion) and
 once more (nothing to do), and prints for each run: the wall time, the
 controller's CPU seconds in all and per course (ansible-playbook, its workers
 and any module process; the simulator's CPU is printed apart), the
-controller's peak memory (largest resident set of any of its processes) and
-the machine's load average sampled while the run went on. A script, not a
+controller's peak memory (largest resident set of any of its processes, and
+ansible-playbook's main process sampled every 2 s) and the machine's load
+average sampled while the run went on. A script, not a
 timed test: the numbers are for people to read, next to the targets of
 issue 11 (2 cores, forks 10): 200 x 30 first run <= 45 s, re-run <= 25 s,
 3,000 x 30 <= 10 minutes, controller CPU <= 0.25 s per course.
@@ -56,11 +57,14 @@ def cpu_seconds(who):
 
 
 class LoadSampler:
-    """os.getloadavg()[0] every few seconds while a run goes on: min, mean, max."""
+    """While a run goes on, every few seconds: os.getloadavg()[0] (min, mean, max) and the resident memory of
+    ansible-playbook's main process (this process's child; the largest sample). The main process is the one
+    forked for every task of every course, so its size is what each task's fork and exit cost grows with."""
 
     def __init__(self, every=2.0):
         self.every = every
         self.samples = [os.getloadavg()[0]]
+        self.main_rss_kib = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -76,10 +80,27 @@ class LoadSampler:
     def _sample(self):
         while not self._stop.wait(self.every):
             self.samples.append(os.getloadavg()[0])
+            self.main_rss_kib = max([self.main_rss_kib] + children_rss_kib())
 
     def summary(self):
         return 'load average (1 min) while running: min %.1f, mean %.1f, max %.1f' % (
             min(self.samples), sum(self.samples) / len(self.samples), max(self.samples))
+
+
+def children_rss_kib():
+    """Resident memory (KiB) of each running child of this process, read from /proc (Linux; else none)."""
+    found = []
+    for entry in os.listdir('/proc') if os.path.isdir('/proc') else ():
+        try:
+            with open('/proc/%s/stat' % entry) as handle:
+                parent = int(handle.read().rsplit(')', 1)[1].split()[1])
+            if parent != os.getpid():
+                continue
+            with open('/proc/%s/status' % entry) as handle:
+                found += [int(line.split()[1]) for line in handle if line.startswith('VmRSS:')]
+        except (OSError, ValueError, IndexError):
+            continue        # not a process, or it ended meanwhile
+    return found
 
 
 def timed_run(inventory, forks):
@@ -109,6 +130,8 @@ def print_run(title, seconds, cpu, recap, courses, load, target):
           % ('', cpu['ansible'], cpu['ansible'] / max(courses, 1), CPU_PER_COURSE_TARGET, cpu['simulator']),
           flush=True)
     print('%-24s %s' % ('', load.summary()), flush=True)
+    print('%-24s ansible-playbook main process: %.0f MiB resident at most (sampled every %.0f s)'
+          % ('', load.main_rss_kib / 1024.0, load.every), flush=True)
 
 
 def bench_size(courses, students, forks):
