@@ -14,7 +14,8 @@ class ModuleDocFragment(object):
 options:
   user_lists:
     description:
-      - Whether the result lists every user the task read or changed (for example RV(created) and RV(updated)).
+      - Whether the result lists every user the task read or changed (for example C(users) of the backup,
+        C(created) and C(updated) of the restore).
       - V(false) leaves those lists out. The RV(counts) stay, and so do the short lists of users that need a look
         (skipped, kept suspended, left alone) and, with C(--diff), the diff. Use it in runs over many courses,
         where ansible-playbook keeps every course's registered result in memory for the whole run. Role
