@@ -18,6 +18,8 @@ import sys
 from tests.collection_path import REPO_ROOT, collections_root
 
 PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'keep_access.yml')
+# callback live_results: every task's result per host, as JSON, in the file $LIVE_RESULTS_FILE names
+RESULTS_CALLBACKS = os.path.join(REPO_ROOT, 'tests', 'live', 'callback_plugins')
 RECAP_LINE = re.compile(r'^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$')
 
 
@@ -37,6 +39,25 @@ def write_site(inventory_dir, url, site_group, token, group_vars=None, host_pref
         variables['moodle_token'] = token
     _write_private(os.path.join(inventory_dir, site_group + '.courses.yml'), source)
     _write_private(os.path.join(inventory_dir, 'group_vars', site_group + '.yml'), variables)
+
+
+def write_host_vars(inventory_dir, host, variables):
+    """A course's own variables, ``host_vars/<host>.yml`` (they come before its site's group variables)."""
+    os.makedirs(os.path.join(inventory_dir, 'host_vars'), exist_ok=True)
+    _write_private(os.path.join(inventory_dir, 'host_vars', host + '.yml'), variables)
+
+
+def results_callback_env(results_file):
+    """Environment that makes ansible-playbook write every task's result per host to ``results_file``."""
+    return {'ANSIBLE_CALLBACK_PLUGINS': RESULTS_CALLBACKS, 'ANSIBLE_CALLBACKS_ENABLED': 'live_results',
+            'LIVE_RESULTS_FILE': results_file}
+
+
+def task_results(tasks, task_name):
+    """{host: result} of one task in the results file (a role's task is named '<role> : <name>')."""
+    found = [hosts for name, hosts in tasks.items() if name.split(' : ')[-1] == task_name]
+    assert len(found) == 1, (task_name, sorted(tasks))
+    return found[0]
 
 
 def _write_private(path, data):

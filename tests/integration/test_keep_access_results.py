@@ -8,16 +8,12 @@ lists of every user read or changed unless keep_access_user_lists asks for
 them. The run report counts the same either way.
 """
 
-import json
-import os
-
 import pytest
 
 from tests.demo import runner
 from tests.simulator import Simulator
 
 TOKEN = 'results-token-7e1f04'
-CALLBACKS = os.path.join(runner.REPO_ROOT, 'tests', 'live', 'callback_plugins')
 RESTORE_TASK = 'Restore them as manual enrolments'
 BACKUP_TASK = 'Back up the automatic enrolments'
 END_TASK = 'Set the end date of the manual enrolments'
@@ -36,26 +32,19 @@ def run(tmp_path_factory):
         runner.write_site(inventory, sim.url, 'site', TOKEN, {
             'keep_access_end': '2099-03-31', 'keep_access_backup_dir': str(tmp / 'backups'),
             'keep_access_report_dir': str(tmp / 'reports')})
-        os.makedirs(os.path.join(inventory, 'host_vars'))
-        with open(os.path.join(inventory, 'host_vars', LISTS_COURSE + '.yml'), 'w') as handle:
-            json.dump({'keep_access_user_lists': True}, handle)
+        runner.write_host_vars(inventory, LISTS_COURSE, {'keep_access_user_lists': True})
         results_file = str(tmp / 'results.json')
-        code, output = runner.run_playbook(inventory, env={
-            'ANSIBLE_CALLBACK_PLUGINS': CALLBACKS, 'ANSIBLE_CALLBACKS_ENABLED': 'live_results',
-            'LIVE_RESULTS_FILE': results_file})
+        code, output = runner.run_playbook(inventory, env=runner.results_callback_env(results_file))
     finally:
         sim.stop()
-    with open(results_file) as handle:
-        tasks = json.load(handle)
+    tasks = runner.load_json(results_file)
     report = runner.load_report(str(tmp / 'reports'))
     return {'code': code, 'output': output, 'tasks': tasks,
             'report': dict((c['course'], c) for c in report['courses'])}
 
 
 def step(run, task_name, course):
-    hosts = [hosts for name, hosts in run['tasks'].items() if name.split(' : ')[-1] == task_name]
-    assert len(hosts) == 1, (task_name, sorted(run['tasks']))
-    return hosts[0][course]
+    return runner.task_results(run['tasks'], task_name)[course]
 
 
 def test_by_default_the_registered_results_hold_counts_not_every_user(run):

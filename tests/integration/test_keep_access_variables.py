@@ -8,7 +8,6 @@ courses in one task instead. A bad value on one course must still stop the
 run before anything is written, naming the variable and the value.
 """
 
-import json
 import os
 
 from tests.demo import runner
@@ -25,9 +24,8 @@ def test_a_bad_variable_on_one_course_stops_the_run_before_any_write(tmp_path):
         runner.write_site(inventory, sim.url, 'site', TOKEN, {
             'keep_access_end': '2099-03-31', 'keep_access_backup_dir': str(tmp_path / 'backups'),
             'keep_access_report_dir': str(tmp_path / 'reports')})
-        os.makedirs(os.path.join(inventory, 'host_vars'))
-        with open(os.path.join(inventory, 'host_vars', 'MIX301.yml'), 'w') as handle:
-            json.dump({'keep_access_policy': 'shorten'}, handle)      # one course of four, a value not allowed
+        # one course of four, a value not allowed
+        runner.write_host_vars(inventory, 'MIX301', {'keep_access_policy': 'shorten'})
         code, output = runner.run_playbook(inventory)
         assert code != 0
         assert 'keep_access_policy' in output and 'shorten' in output, output[-3000:]
@@ -45,9 +43,7 @@ def test_the_variables_are_checked_once_for_each_distinct_set_of_values(tmp_path
         runner.write_site(inventory, sim.url, 'site', TOKEN, {
             'keep_access_end': '2099-03-31', 'keep_access_backup_dir': str(tmp_path / 'backups'),
             'keep_access_report_dir': str(tmp_path / 'reports')})
-        os.makedirs(os.path.join(inventory, 'host_vars'))
-        with open(os.path.join(inventory, 'host_vars', 'DB101.yml'), 'w') as handle:
-            json.dump({'keep_access_end': '2099-06-30'}, handle)      # DB101 differs from the three others
+        runner.write_host_vars(inventory, 'DB101', {'keep_access_end': '2099-06-30'})   # differs from the others
         code, output = runner.run_playbook(inventory, '--check')
         section = output.split('TASK [Check the keep_access variables')[1].split('TASK [')[0]
         assert section.count("'keep_access_end': '2099-03-31'") == 1, section

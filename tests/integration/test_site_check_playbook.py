@@ -10,7 +10,6 @@ MIX301 none and no fallback (it stops before any write).
 """
 
 import datetime
-import os
 import zoneinfo
 
 import pytest
@@ -47,9 +46,7 @@ def world(tmp_path_factory):
     demo = dict((c['shortname'], c['id']) for c in sites['site_a'].state.tables['courses'].values())
     for shortname, enddate in (('DB101', DB101_END), ('COH201', 0), ('MIX301', 0)):
         sites['site_a'].state.update('courses', demo[shortname], enddate=enddate)
-    os.makedirs(os.path.join(inventory, 'host_vars'))
-    with open(os.path.join(inventory, 'host_vars', 'MIX301.yml'), 'w') as handle:
-        handle.write("keep_access_end_fallback: ''\n")
+    runner.write_host_vars(inventory, 'MIX301', {'keep_access_end_fallback': ''})
     before = dict((group, sim.dump_state()) for group, sim in sites.items())
     code, output = runner.run_playbook(inventory)
     yield {'sites': sites, 'before': before, 'code': code, 'output': output, 'recap': runner.recap(output),

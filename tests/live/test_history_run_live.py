@@ -27,7 +27,7 @@ import zoneinfo
 import pytest
 
 from tests.demo import runner
-from tests.live.live_backend import LIVE_DIR, automatic_roles, automatic_users, manual_by_user, record, snapshot
+from tests.live.live_backend import automatic_roles, automatic_users, manual_by_user, record, snapshot
 
 COURSES = ('KA1', 'KA2', 'KA3')
 PATTERN = '^KA[1-3]$'
@@ -37,7 +37,6 @@ FED_USERS = {'KA1': 32, 'KA2': 25, 'KA3': 18}
 SITE_FAILED = 'failed its check, so none of its courses was touched'
 RESTORE_TASK = 'Restore them as manual enrolments'
 END_TASK = 'Set the end date of the manual enrolments'
-CALLBACKS = os.path.join(LIVE_DIR, 'callback_plugins')
 WRONG_TOKEN = '0123456789abcdef0123456789abcdef'
 
 
@@ -64,8 +63,7 @@ class Controller:
         self.runs += 1
         report_dir = str(self.directory / ('reports-%d' % self.runs))
         command = runner.playbook_command(self.inventory, '-e', 'keep_access_report_dir=' + report_dir, *args)
-        env = runner.ansible_env({'ANSIBLE_CALLBACK_PLUGINS': CALLBACKS, 'ANSIBLE_CALLBACKS_ENABLED': 'live_results',
-                                  'LIVE_RESULTS_FILE': report_dir + '.results.json'})
+        env = runner.ansible_env(runner.results_callback_env(report_dir + '.results.json'))
         return command, env, report_dir
 
     def run(self, name, *args):
@@ -87,10 +85,8 @@ def finished(live, name, code, output, report_dir):
 
 
 def task_results(result, task_name):
-    """{host: result} of a task of the run (the role's tasks are named 'cemu.moodle.keep_access : <name>')."""
-    found = [hosts for name, hosts in result['tasks'].items() if name.split(' : ')[-1] == task_name]
-    assert len(found) == 1, (task_name, sorted(result['tasks']))
-    return found[0]
+    """{host: result} of a task of the run."""
+    return runner.task_results(result['tasks'], task_name)
 
 
 def moodle_state(live):

@@ -10,6 +10,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.cemu.moodle.plugins.filter.keep_access_report import (
     CSV_COLUMNS, FilterModule, keep_access_course_result, keep_access_host_result, keep_access_report)
+from ansible_collections.cemu.moodle.plugins.module_utils.module_base import USER_LIST_RESULTS
 
 SITE = 'https://moodle.example.edu'
 
@@ -47,9 +48,7 @@ def test_course_result_counts_converted_end_dates_and_skipped_users_with_reasons
 
 def without_user_lists(result):
     """``result`` as a module returns it with user_lists=false: the per-user lists left out, counts kept."""
-    return dict((key, value) for key, value in result.items()
-                if key not in ('users', 'created', 'updated', 'unchanged', 'end_dates_set', 'removed', 'reverted',
-                               'changed_users'))
+    return dict((key, value) for key, value in result.items() if key not in USER_LIST_RESULTS)
 
 
 def test_course_result_counts_from_the_counts_when_the_steps_left_out_their_user_lists():
